@@ -1,0 +1,260 @@
+package replication
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chronik-stream/chronik/internal/wal"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// proposal is a local proposal waiting to be applied.
+type proposal struct {
+	id   uint64
+	data []byte // 8-byte proposal id + payload
+	done chan result
+}
+
+type result struct {
+	val any
+	err error
+}
+
+func putPropID(b []byte, id uint64) { binary.BigEndian.PutUint64(b, id) }
+
+// group is one raft group on this node. The raw node, storage and state machine are used
+// only by the group's worker; the inbox is shared with the producers of work.
+type group struct {
+	id      uint64
+	host    *Host
+	w       *worker
+	rn      *raft.RawNode
+	storage *raft.MemoryStorage
+	sm      StateMachine
+	voters  int
+
+	leader atomic.Uint64
+	term   atomic.Uint64
+
+	mu       sync.Mutex // guards the inbox and queued
+	props    []*proposal
+	msgs     []raftpb.Message
+	controls []func(*raft.RawNode)
+	compacts []compaction
+	queued   bool
+	removed  bool
+
+	pmu     sync.Mutex
+	pending map[uint64]*proposal
+
+	// statusMu guards cached status read by other goroutines.
+	statusMu sync.Mutex
+	lastStat raft.Status
+	conf     raftpb.ConfState // worker only
+	round    uint64           // worker only: the last round that stepped the group
+}
+
+// compaction asks the worker to snapshot and compact the raft log at an index the state
+// machine has made durable.
+type compaction struct {
+	index uint64
+	data  []byte
+}
+
+// AddGroup starts this node's replica of group id. voters are the node ids of the
+// group's replicas; they are used only when the group is new on this node (its state is
+// otherwise recovered from the WAL). The state machine's Applied index tells raft where
+// to resume applying.
+func (h *Host) AddGroup(id uint64, voters []uint64, sm StateMachine) error {
+	h.mu.Lock()
+	if _, ok := h.groups[id]; ok {
+		h.mu.Unlock()
+		return fmt.Errorf("raft group %d already exists", id)
+	}
+	h.mu.Unlock()
+
+	storage := raft.NewMemoryStorage()
+	applied := sm.Applied()
+	if applied < 1 {
+		applied = 1 // index 1 is the bootstrap snapshot every group starts from
+	}
+	rec := h.recovered[id]
+	var b wal.Batch
+	var conf raftpb.ConfState
+	if rec == nil {
+		// A new group starts from a snapshot at index 1 that holds only its configuration,
+		// the same on every replica, so no bootstrap entries are needed.
+		conf = raftpb.ConfState{Voters: append([]uint64(nil), voters...)}
+		snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: conf}}
+		if err := storage.ApplySnapshot(snap); err != nil {
+			return err
+		}
+		b.Compact(id, wal.Compaction{Index: 1, Term: 1, ConfState: conf})
+		if err := h.cfg.WAL.Commit(&b); err != nil {
+			return err
+		}
+	} else {
+		conf = rec.Compaction.ConfState
+		if applied < rec.Compaction.Index {
+			return fmt.Errorf("raft group %d: state machine is at index %d but the WAL was compacted to %d", id, applied, rec.Compaction.Index)
+		}
+		snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: rec.Compaction.Index, Term: rec.Compaction.Term, ConfState: conf}}
+		if err := storage.ApplySnapshot(snap); err != nil {
+			return err
+		}
+		if err := storage.Append(rec.Entries); err != nil {
+			return err
+		}
+		hs := rec.HardState
+		last, _ := storage.LastIndex()
+		if applied > last {
+			return fmt.Errorf("raft group %d: state machine is at index %d, past the WAL's last entry %d", id, applied, last)
+		}
+		if hs.Commit < applied {
+			hs.Commit = applied // applied entries were committed; the commit index was written lazily
+		}
+		if hs.Commit < rec.Compaction.Index {
+			hs.Commit = rec.Compaction.Index
+		}
+		if err := storage.SetHardState(hs); err != nil {
+			return err
+		}
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        h.cfg.NodeID,
+		ElectionTick:              h.cfg.ElectionTicks,
+		HeartbeatTick:             h.cfg.HeartbeatTicks,
+		Storage:                   storage,
+		Applied:                   applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxCommittedSizePerReady:  16 << 20,
+		MaxUncommittedEntriesSize: 256 << 20,
+		MaxInflightMsgs:           256,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		Logger:                    raftLogger{h.cfg.Logger},
+	})
+	if err != nil {
+		return fmt.Errorf("raft group %d: %w", id, err)
+	}
+	g := &group{id: id, host: h, rn: rn, storage: storage, sm: sm, conf: conf, voters: len(conf.Voters), pending: map[uint64]*proposal{}}
+	g.w = h.workers[id%uint64(len(h.workers))]
+	h.mu.Lock()
+	if _, ok := h.groups[id]; ok {
+		h.mu.Unlock()
+		return fmt.Errorf("raft group %d already exists", id)
+	}
+	h.groups[id] = g
+	delete(h.recovered, id)
+	h.mu.Unlock()
+	g.w.add(g)
+	if len(conf.Voters) == 1 && conf.Voters[0] == h.cfg.NodeID {
+		// A single voter need not wait an election timeout.
+		g.enqueueControl(func(rn *raft.RawNode) { _ = rn.Campaign() })
+	}
+	return nil
+}
+
+// RemoveGroup stops the local replica of a group and records its removal in the WAL.
+// Pending proposals fail with ErrUnknownGroup.
+func (h *Host) RemoveGroup(id uint64) error {
+	h.mu.Lock()
+	g := h.groups[id]
+	delete(h.groups, id)
+	delete(h.recovered, id)
+	h.mu.Unlock()
+	if g != nil {
+		g.mu.Lock()
+		g.removed = true
+		g.mu.Unlock()
+		g.w.remove(g)
+		g.failPending(ErrUnknownGroup)
+	}
+	var b wal.Batch
+	b.Remove(id)
+	return h.cfg.WAL.Commit(&b)
+}
+
+// signal puts the group on its worker's queue.
+func (g *group) signalLocked() {
+	if !g.queued && !g.removed {
+		g.queued = true
+		g.w.enqueue(g)
+	}
+}
+
+func (g *group) enqueueProposal(p *proposal) {
+	g.pmu.Lock()
+	g.pending[p.id] = p
+	g.pmu.Unlock()
+	g.mu.Lock()
+	g.props = append(g.props, p)
+	g.signalLocked()
+	g.mu.Unlock()
+}
+
+func (g *group) enqueueMessage(m raftpb.Message) {
+	g.mu.Lock()
+	g.msgs = append(g.msgs, m)
+	g.signalLocked()
+	g.mu.Unlock()
+}
+
+func (g *group) enqueueControl(f func(*raft.RawNode)) {
+	g.mu.Lock()
+	g.controls = append(g.controls, f)
+	g.signalLocked()
+	g.mu.Unlock()
+}
+
+// forget drops a pending proposal whose proposer gave up.
+func (g *group) forget(id uint64) {
+	g.pmu.Lock()
+	delete(g.pending, id)
+	g.pmu.Unlock()
+}
+
+// deliver hands a result to the local proposer of an applied entry, if any.
+func (g *group) deliver(id uint64, r result) {
+	g.pmu.Lock()
+	p := g.pending[id]
+	delete(g.pending, id)
+	g.pmu.Unlock()
+	if p != nil {
+		p.done <- r
+	}
+}
+
+func (g *group) failPending(err error) {
+	g.pmu.Lock()
+	ps := g.pending
+	g.pending = map[uint64]*proposal{}
+	g.pmu.Unlock()
+	for _, p := range ps {
+		p.done <- result{err: err}
+	}
+}
+
+func (g *group) status() raft.Status {
+	g.statusMu.Lock()
+	defer g.statusMu.Unlock()
+	return g.lastStat
+}
+
+// checkpoint runs on the checkpointer: the state machine makes its state durable, then
+// the worker snapshots and compacts the raft log behind it.
+func (g *group) checkpoint() error {
+	idx, data, err := g.sm.Checkpoint()
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.compacts = append(g.compacts, compaction{index: idx, data: data})
+	g.signalLocked()
+	g.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,340 @@
+package replication
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chronik-stream/chronik/internal/wal"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// worker owns a subset of the groups and processes them in rounds: step, gather Readys,
+// one WAL commit, send, apply, advance.
+type worker struct {
+	h     *Host
+	sig   chan struct{}
+	ticks atomic.Int64
+
+	mu     sync.Mutex
+	queue  []*group
+	groups map[uint64]*group
+
+	// round state, reused
+	batch   wal.Batch
+	readies []groupReady
+	out     map[uint64][]Message
+	roundNo uint64
+}
+
+type groupReady struct {
+	g  *group
+	rd raft.Ready
+}
+
+func newWorker(h *Host) *worker {
+	return &worker{h: h, sig: make(chan struct{}, 1), groups: map[uint64]*group{}, out: map[uint64][]Message{}}
+}
+
+func (w *worker) wake() {
+	select {
+	case w.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) add(g *group) {
+	w.mu.Lock()
+	w.groups[g.id] = g
+	w.mu.Unlock()
+}
+
+func (w *worker) remove(g *group) {
+	w.mu.Lock()
+	delete(w.groups, g.id)
+	w.mu.Unlock()
+}
+
+// enqueue is called with g.mu held and g.queued newly set.
+func (w *worker) enqueue(g *group) {
+	w.mu.Lock()
+	w.queue = append(w.queue, g)
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *worker) run() {
+	for {
+		select {
+		case <-w.h.stop:
+			return
+		case <-w.sig:
+		}
+		w.round()
+	}
+}
+
+// round processes every queued group once (and every group on a tick).
+func (w *worker) round() {
+	ticks := w.ticks.Swap(0)
+	w.mu.Lock()
+	queue := w.queue
+	w.queue = nil
+	var ticked []*group
+	if ticks > 0 {
+		ticked = make([]*group, 0, len(w.groups))
+		for _, g := range w.groups {
+			ticked = append(ticked, g)
+		}
+	}
+	w.mu.Unlock()
+
+	w.readies = w.readies[:0]
+	w.batch.Reset()
+	w.roundNo++
+	for _, g := range ticked {
+		w.step(g, ticks)
+	}
+	for _, g := range queue {
+		w.step(g, 0)
+	}
+	if len(w.readies) == 0 {
+		return
+	}
+	w.persistAndApply(ticks > 0)
+}
+
+// step drains a group's inbox into its raw node, ticks it, and collects its Ready.
+func (w *worker) step(g *group, ticks int64) {
+	if g.round == w.roundNo {
+		return // already stepped this round; its inbox waits for the next one
+	}
+	g.round = w.roundNo
+	g.mu.Lock()
+	props, msgs, ctrls, comps := g.props, g.msgs, g.controls, g.compacts
+	g.props, g.msgs, g.controls, g.compacts = nil, nil, nil, nil
+	g.queued = false
+	removed := g.removed
+	g.mu.Unlock()
+	if removed {
+		return
+	}
+	for i := range msgs {
+		_ = g.rn.Step(msgs[i])
+	}
+	for _, f := range ctrls {
+		f(g.rn)
+	}
+	for _, p := range props {
+		if err := g.rn.Propose(p.data); err != nil {
+			g.deliver(p.id, result{err: ErrNotLeader})
+		}
+	}
+	for ; ticks > 0; ticks-- {
+		g.rn.Tick()
+	}
+	for _, c := range comps {
+		w.compact(g, c)
+	}
+	w.collect(g)
+}
+
+func (w *worker) collect(g *group) {
+	if !g.rn.HasReady() {
+		return
+	}
+	w.readies = append(w.readies, groupReady{g: g, rd: g.rn.Ready()})
+}
+
+// compact snapshots the raft log at an index the state machine made durable and drops
+// the entries behind it (keeping a margin for lagging followers), in memory and in the
+// WAL.
+func (w *worker) compact(g *group, c compaction) {
+	snap, _ := g.storage.Snapshot()
+	if c.index <= snap.Metadata.Index {
+		return
+	}
+	if last, _ := g.storage.LastIndex(); c.index > last {
+		return
+	}
+	if _, err := g.storage.CreateSnapshot(c.index, &g.conf, c.data); err != nil {
+		return
+	}
+	to := c.index
+	if g.voters > 1 {
+		if to <= w.h.cfg.RetainEntries {
+			return
+		}
+		to -= w.h.cfg.RetainEntries
+	}
+	first, _ := g.storage.FirstIndex()
+	if to < first {
+		return
+	}
+	term, err := g.storage.Term(to)
+	if err != nil {
+		return
+	}
+	if err := g.storage.Compact(to); err != nil {
+		return
+	}
+	w.batch.Compact(g.id, wal.Compaction{Index: to, Term: term, ConfState: g.conf})
+}
+
+// persistAndApply writes every collected Ready with one WAL commit and acts on them.
+func (w *worker) persistAndApply(tick bool) {
+	mustSync := false
+	for i := range w.readies {
+		r := &w.readies[i]
+		if !raft.IsEmptySnap(r.rd.Snapshot) {
+			w.restore(r.g, r.rd.Snapshot)
+		}
+		w.batch.Entries(r.g.id, r.rd.Entries)
+		if !raft.IsEmptyHardState(r.rd.HardState) {
+			w.batch.HardState(r.g.id, r.rd.HardState)
+		}
+		mustSync = mustSync || r.rd.MustSync
+		// A leader's appends and heartbeats may travel while its own write is in progress
+		// (raft thesis 10.2.1): commitment still needs the leader's own durable ack or a
+		// majority of followers'. Everything else waits for the fsync.
+		w.route(r.g, r.rd.Messages, true)
+	}
+	w.flush()
+	if !w.batch.Empty() {
+		var err error
+		if mustSync {
+			err = w.h.cfg.WAL.Commit(&w.batch)
+		} else {
+			err = w.h.cfg.WAL.CommitLazy(&w.batch)
+		}
+		if err != nil {
+			w.h.cfg.Logger.Error("wal commit failed; stopping node replication", "err", err)
+			w.h.failAll(err)
+			return
+		}
+	}
+	for i := range w.readies {
+		r := &w.readies[i]
+		g := r.g
+		if !raft.IsEmptySnap(r.rd.Snapshot) {
+			_ = g.storage.ApplySnapshot(r.rd.Snapshot)
+			g.conf = r.rd.Snapshot.Metadata.ConfState
+		}
+		_ = g.storage.Append(r.rd.Entries)
+		if !raft.IsEmptyHardState(r.rd.HardState) {
+			_ = g.storage.SetHardState(r.rd.HardState)
+		}
+		w.route(g, r.rd.Messages, false)
+	}
+	w.flush()
+	for i := range w.readies {
+		r := &w.readies[i]
+		g := r.g
+		w.apply(g, r.rd.CommittedEntries)
+		if r.rd.SoftState != nil {
+			w.leaderChange(g, r.rd.SoftState.Lead)
+		}
+		g.rn.Advance(r.rd)
+		if tick && g.leader.Load() == w.h.cfg.NodeID {
+			st := g.rn.Status()
+			g.statusMu.Lock()
+			g.lastStat = st
+			g.statusMu.Unlock()
+		}
+		if g.rn.HasReady() {
+			g.mu.Lock()
+			g.signalLocked()
+			g.mu.Unlock()
+		}
+	}
+}
+
+func earlyMessage(t raftpb.MessageType) bool {
+	return t == raftpb.MsgApp || t == raftpb.MsgHeartbeat || t == raftpb.MsgSnap
+}
+
+// route gathers the early (or late) messages of a Ready per destination node.
+func (w *worker) route(g *group, msgs []raftpb.Message, early bool) {
+	for i := range msgs {
+		m := msgs[i]
+		if earlyMessage(m.Type) != early {
+			continue
+		}
+		w.out[m.To] = append(w.out[m.To], Message{Group: g.id, Msg: m})
+	}
+}
+
+// flush sends the gathered messages, one Send per destination node.
+func (w *worker) flush() {
+	for to, msgs := range w.out {
+		if len(msgs) == 0 {
+			continue
+		}
+		if w.h.cfg.Transport != nil {
+			w.h.cfg.Transport.Send(to, msgs)
+		}
+		w.out[to] = nil
+	}
+}
+
+func (w *worker) apply(g *group, ents []raftpb.Entry) {
+	for i := range ents {
+		e := &ents[i]
+		switch e.Type {
+		case raftpb.EntryNormal:
+			if len(e.Data) < 8 {
+				g.sm.Apply(e.Index, nil)
+				continue
+			}
+			id := binary.BigEndian.Uint64(e.Data)
+			val := g.sm.Apply(e.Index, e.Data[8:])
+			g.deliver(id, result{val: val})
+		case raftpb.EntryConfChange:
+			var cc raftpb.ConfChange
+			if err := cc.Unmarshal(e.Data); err == nil {
+				g.conf = *g.rn.ApplyConfChange(cc)
+				g.voters = len(g.conf.Voters)
+			}
+			g.sm.Apply(e.Index, nil)
+		case raftpb.EntryConfChangeV2:
+			var cc raftpb.ConfChangeV2
+			if err := cc.Unmarshal(e.Data); err == nil {
+				g.conf = *g.rn.ApplyConfChange(cc)
+				g.voters = len(g.conf.Voters)
+			}
+			g.sm.Apply(e.Index, nil)
+		}
+	}
+}
+
+// restore hands a snapshot from the leader to the state machine before the WAL records
+// the new compaction point, so a crash in between leaves the old, consistent state.
+func (w *worker) restore(g *group, snap raftpb.Snapshot) {
+	md := snap.Metadata
+	if err := g.sm.Restore(md.Index, snap.Data); err != nil {
+		w.h.cfg.Logger.Error("snapshot restore failed", "group", g.id, "index", md.Index, "err", err)
+		return
+	}
+	w.batch.Compact(g.id, wal.Compaction{Index: md.Index, Term: md.Term, ConfState: md.ConfState})
+}
+
+func (w *worker) leaderChange(g *group, lead uint64) {
+	was := g.leader.Swap(lead)
+	g.term.Store(g.rn.BasicStatus().Term)
+	if was == w.h.cfg.NodeID && lead != w.h.cfg.NodeID {
+		g.failPending(ErrLeadershipLost)
+	}
+	if was != lead && w.h.cfg.OnLeaderChange != nil {
+		w.h.cfg.OnLeaderChange(g.id, lead, g.term.Load())
+	}
+}
+
+// failAll fails every pending proposal after a fatal storage error.
+func (h *Host) failAll(err error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, g := range h.groups {
+		g.failPending(err)
+	}
+}
