@@ -226,11 +226,19 @@ func (h *Host) group(id uint64) *group {
 	return h.groups[id]
 }
 
-// Propose replicates data through the group and returns the state machine's result of
-// applying it, once applied on this node. Errors: ErrNotLeader (rejected, safe to retry
-// elsewhere), ErrLeadershipLost (outcome unknown), ctx's error, ErrUnknownGroup,
-// ErrStopped.
+// HeaderRoom is how many leading bytes of a proposal's data the host owns: callers
+// allocate them in front of their payload so the host can tag the proposal without a copy.
+const HeaderRoom = 8
+
+// Propose replicates data[HeaderRoom:] through the group and returns the state machine's
+// result of applying it, once applied on this node. The host overwrites
+// data[:HeaderRoom] and keeps data; the caller must not modify it afterwards. Errors:
+// ErrNotLeader (rejected, safe to retry elsewhere), ErrLeadershipLost (outcome unknown),
+// ctx's error, ErrUnknownGroup, ErrStopped.
 func (h *Host) Propose(ctx context.Context, id uint64, data []byte) (any, error) {
+	if len(data) < HeaderRoom {
+		return nil, fmt.Errorf("proposal of %d bytes has no header room", len(data))
+	}
 	g := h.group(id)
 	if g == nil {
 		return nil, ErrUnknownGroup
@@ -241,10 +249,8 @@ func (h *Host) Propose(ctx context.Context, id uint64, data []byte) (any, error)
 	if g.leader.Load() != h.cfg.NodeID {
 		return nil, ErrNotLeader
 	}
-	p := &proposal{id: h.propSeq.Add(1), done: make(chan result, 1)}
-	p.data = make([]byte, 8+len(data))
+	p := &proposal{id: h.propSeq.Add(1), data: data, done: make(chan result, 1)}
 	putPropID(p.data, p.id)
-	copy(p.data[8:], data)
 	g.enqueueProposal(p)
 	select {
 	case r := <-p.done:

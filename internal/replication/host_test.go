@@ -43,6 +43,8 @@ func (s *listSM) snapshot() []string {
 	return append([]string(nil), s.items...)
 }
 
+func payload(s string) []byte { return append(make([]byte, HeaderRoom), s...) }
+
 type testNode struct {
 	id   uint64
 	dir  string
@@ -105,7 +107,7 @@ func TestSingleVoterProposeAndRecover(t *testing.T) {
 	n := startNode(t, nil, 1, dir, []uint64{1})
 	waitFor(t, "leadership", func() bool { return leaderOf([]*testNode{n}) != nil })
 	for i := 0; i < 50; i++ {
-		v, err := n.host.Propose(context.Background(), 7, []byte(fmt.Sprint(i)))
+		v, err := n.host.Propose(context.Background(), 7, payload(fmt.Sprint(i)))
 		if err != nil || v.(int) != i+1 {
 			t.Fatalf("propose %d: %v %v", i, v, err)
 		}
@@ -116,7 +118,7 @@ func TestSingleVoterProposeAndRecover(t *testing.T) {
 	n2 := startNode(t, nil, 1, dir, []uint64{1})
 	waitFor(t, "replay", func() bool { return len(n2.sm.snapshot()) == 50 })
 	waitFor(t, "leadership", func() bool { return leaderOf([]*testNode{n2}) != nil })
-	if v, err := n2.host.Propose(context.Background(), 7, []byte("x")); err != nil || v.(int) != 51 {
+	if v, err := n2.host.Propose(context.Background(), 7, payload("x")); err != nil || v.(int) != 51 {
 		t.Fatalf("after restart: %v %v", v, err)
 	}
 }
@@ -132,7 +134,7 @@ func TestThreeVotersFailover(t *testing.T) {
 	waitFor(t, "a leader", func() bool { return leaderOf(nodes) != nil })
 	l := leaderOf(nodes)
 	for i := 0; i < 20; i++ {
-		if _, err := l.host.Propose(context.Background(), 7, []byte(fmt.Sprint(i))); err != nil {
+		if _, err := l.host.Propose(context.Background(), 7, payload(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -149,13 +151,13 @@ func TestThreeVotersFailover(t *testing.T) {
 	}
 	waitFor(t, "new leader", func() bool { return leaderOf(others) != nil })
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	_, err := l.host.Propose(ctx, 7, []byte("stale"))
+	_, err := l.host.Propose(ctx, 7, payload("stale"))
 	cancel()
 	if err == nil {
 		t.Fatal("isolated old leader acknowledged a write")
 	}
 	nl := leaderOf(others)
-	if _, err := nl.host.Propose(context.Background(), 7, []byte("after")); err != nil {
+	if _, err := nl.host.Propose(context.Background(), 7, payload("after")); err != nil {
 		t.Fatal(err)
 	}
 	net.Heal()
@@ -165,7 +167,7 @@ func TestThreeVotersFailover(t *testing.T) {
 			return len(s) == 21 && s[20] == "after"
 		})
 	}
-	if _, err := l.host.Propose(context.Background(), 7, []byte("x")); !errors.Is(err, ErrNotLeader) && leaderOf(nodes) != l {
+	if _, err := l.host.Propose(context.Background(), 7, payload("x")); !errors.Is(err, ErrNotLeader) && leaderOf(nodes) != l {
 		t.Fatalf("old leader: %v", err)
 	}
 }

@@ -1,0 +1,73 @@
+package kafka
+
+import "sync/atomic"
+
+// maxStatsKey bounds the API keys counted individually; higher keys (none is registered
+// today) are not counted per key.
+const maxStatsKey = 128
+
+// serverStats are plain atomic counters; Stats copies them.
+type serverStats struct {
+	requests       [maxStatsKey]atomic.Uint64
+	handlerErrors  [maxStatsKey]atomic.Uint64
+	protocolErrors atomic.Uint64
+	panics         atomic.Uint64
+	connsOpened    atomic.Uint64
+	connsClosed    atomic.Uint64
+}
+
+// Stats is a snapshot of the server's counters, meant to be exported as Prometheus
+// counters (and ConnectionsOpen as a gauge).
+type Stats struct {
+	// Requests counts decoded requests per API key.
+	Requests map[int16]uint64
+	// HandlerErrors counts per API key the requests whose handler failed (returned an
+	// error or panicked), each of which closed its connection.
+	HandlerErrors map[int16]uint64
+	// ProtocolErrors counts connections closed for malformed input: bad frame sizes,
+	// truncated frames, unknown API keys, unsupported versions, undecodable bodies.
+	ProtocolErrors uint64
+	// Panics counts handler panics (also counted in HandlerErrors).
+	Panics uint64
+	// ConnectionsOpened and ConnectionsClosed count accepted and closed connections;
+	// ConnectionsOpen is their difference.
+	ConnectionsOpened uint64
+	ConnectionsClosed uint64
+	ConnectionsOpen   uint64
+}
+
+// Stats returns a snapshot of the counters. Keys with a zero count are omitted.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Requests:          map[int16]uint64{},
+		HandlerErrors:     map[int16]uint64{},
+		ProtocolErrors:    s.stats.protocolErrors.Load(),
+		Panics:            s.stats.panics.Load(),
+		ConnectionsOpened: s.stats.connsOpened.Load(),
+		ConnectionsClosed: s.stats.connsClosed.Load(),
+	}
+	if st.ConnectionsOpened > st.ConnectionsClosed {
+		st.ConnectionsOpen = st.ConnectionsOpened - st.ConnectionsClosed
+	}
+	for k := range maxStatsKey {
+		if n := s.stats.requests[k].Load(); n > 0 {
+			st.Requests[int16(k)] = n
+		}
+		if n := s.stats.handlerErrors[k].Load(); n > 0 {
+			st.HandlerErrors[int16(k)] = n
+		}
+	}
+	return st
+}
+
+func (st *serverStats) request(key int16) {
+	if key >= 0 && key < maxStatsKey {
+		st.requests[key].Add(1)
+	}
+}
+
+func (st *serverStats) handlerError(key int16) {
+	if key >= 0 && key < maxStatsKey {
+		st.handlerErrors[key].Add(1)
+	}
+}

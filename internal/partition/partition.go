@@ -1,0 +1,243 @@
+// Package partition is the replicated state machine of one Kafka partition: it applies
+// committed produce and delete-records commands to the partition's log in raft order, so
+// every replica assigns the same offsets, keeps the idempotent-producer state, and serves
+// reads of the committed log (its end offset is the high watermark).
+package partition
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	plog "github.com/chronik-stream/chronik/internal/log"
+	"github.com/chronik-stream/chronik/internal/record"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Command types, the first byte of a partition group's raft entry payload.
+const (
+	cmdProduce       = 1 // u8 type, i64 log append time (-1: CreateTime), record batches
+	cmdDeleteRecords = 2 // u8 type, i64 new log start offset
+)
+
+// EncodeProduce builds the raft payload of a produce, preceded by headroom zero bytes
+// for the replication layer. appendTime is the leader's clock for topics with
+// LogAppendTime, else -1; it travels in the entry so that every replica stamps the same
+// time.
+func EncodeProduce(headroom int, records []byte, appendTime int64) []byte {
+	b := make([]byte, headroom+9+len(records))
+	b[headroom] = cmdProduce
+	binary.BigEndian.PutUint64(b[headroom+1:], uint64(appendTime))
+	copy(b[headroom+9:], records)
+	return b
+}
+
+// EncodeDeleteRecords builds the raft payload of a DeleteRecords, preceded by headroom
+// zero bytes for the replication layer.
+func EncodeDeleteRecords(headroom int, offset int64) []byte {
+	b := make([]byte, headroom+9)
+	b[headroom] = cmdDeleteRecords
+	binary.BigEndian.PutUint64(b[headroom+1:], uint64(offset))
+	return b
+}
+
+// ProduceResult is what applying a produce returns to its proposer.
+type ProduceResult struct {
+	BaseOffset     int64
+	LogAppendTime  int64
+	LogStartOffset int64
+	Err            error // a kerr error when the batch was refused (state unchanged)
+}
+
+// Partition is one replica's partition state.
+type Partition struct {
+	Topic string
+	Index int32
+	dir   string
+	log   *plog.Log
+
+	mu        sync.Mutex // serialises Apply against checkpoint snapshots
+	applied   uint64
+	producers map[int64]*producerState
+	buf       []byte
+	failed    error
+
+	lastCheckpoint atomic.Uint64
+
+	watchMu  sync.Mutex
+	watchers map[int]func()
+	nextID   int
+}
+
+// Open opens (or creates) the partition in dir and recovers it to its last checkpoint:
+// log data past the checkpoint is cut off, because raft re-applies those entries.
+func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition, error) {
+	l, err := plog.Open(dir, logCfg)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := readCheckpoint(dir)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	switch {
+	case cp.EndOffset < l.StartOffset():
+		err = l.Reset(cp.EndOffset)
+	case l.EndOffset() > cp.EndOffset:
+		err = l.TruncateTo(cp.EndOffset)
+	case l.EndOffset() < cp.EndOffset:
+		err = fmt.Errorf("partition %s-%d: log ends at %d but its checkpoint says %d: synced data is missing", topic, index, l.EndOffset(), cp.EndOffset)
+	}
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	if cp.StartOffset > l.StartOffset() {
+		if err := l.DeleteBefore(cp.StartOffset); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	p := &Partition{Topic: topic, Index: index, dir: dir, log: l, applied: cp.Applied, producers: cp.Producers, watchers: map[int]func(){}}
+	if p.producers == nil {
+		p.producers = map[int64]*producerState{}
+	}
+	p.lastCheckpoint.Store(cp.Applied)
+	return p, nil
+}
+
+// Applied implements replication.StateMachine: the index of the last checkpoint.
+func (p *Partition) Applied() uint64 { return p.lastCheckpoint.Load() }
+
+// Apply implements replication.StateMachine. It returns a *ProduceResult for produces
+// and the new log start offset (int64) or an error for delete-records.
+func (p *Partition) Apply(index uint64, data []byte) any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.applied = index
+	if len(data) < 9 {
+		return nil
+	}
+	if p.failed != nil {
+		return &ProduceResult{Err: kerr.KafkaStorageError}
+	}
+	arg := int64(binary.BigEndian.Uint64(data[1:]))
+	switch data[0] {
+	case cmdProduce:
+		res := p.applyProduce(data[9:], arg)
+		if res.Err == nil {
+			p.wake()
+		}
+		return res
+	case cmdDeleteRecords:
+		if arg > p.log.EndOffset() {
+			return kerr.OffsetOutOfRange
+		}
+		if arg > p.log.StartOffset() {
+			if err := p.log.DeleteBefore(arg); err != nil {
+				p.failed = err
+				return kerr.KafkaStorageError
+			}
+		}
+		return p.log.StartOffset()
+	}
+	return nil
+}
+
+// applyProduce appends the batches of one produce, after the idempotence checks. A
+// duplicate of a cached batch is answered with the original offset and not appended.
+func (p *Partition) applyProduce(records []byte, appendTime int64) *ProduceResult {
+	batches, err := record.Split(records)
+	if err != nil || len(batches) == 0 {
+		return &ProduceResult{Err: kerr.CorruptMessage}
+	}
+	for _, b := range batches {
+		c := checkSequence(p.producers, b.Header)
+		if c.err != nil {
+			return &ProduceResult{Err: c.err}
+		}
+		if c.dup {
+			return &ProduceResult{BaseOffset: c.dupOffset, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}
+		}
+	}
+	base := p.log.EndOffset()
+	next := base
+	p.buf = p.buf[:0]
+	for _, b := range batches {
+		start := len(p.buf)
+		p.buf = append(p.buf, b.Bytes...)
+		nb := p.buf[start:]
+		record.SetBaseOffset(nb, next)
+		if appendTime >= 0 {
+			record.SetLogAppendTime(nb, appendTime)
+		}
+		if b.Header.ProducerID >= 0 {
+			recordBatch(p.producers, b.Header, next)
+		}
+		next += int64(b.Header.LastOffsetDelta) + 1
+	}
+	if err := p.log.Append(p.buf); err != nil {
+		p.failed = err
+		return &ProduceResult{Err: kerr.KafkaStorageError}
+	}
+	if cap(p.buf) > 8<<20 {
+		p.buf = nil
+	}
+	return &ProduceResult{BaseOffset: base, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}
+}
+
+// Checkpoint implements replication.StateMachine: it syncs the log and records the
+// applied index with the producer state, so recovery can start from here.
+func (p *Partition) Checkpoint() (uint64, []byte, error) {
+	p.mu.Lock()
+	cp := checkpoint{Applied: p.applied, EndOffset: p.log.EndOffset(), StartOffset: p.log.StartOffset(), Producers: copyProducers(p.producers)}
+	p.mu.Unlock()
+	data, err := encodeCheckpoint(cp)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cp.Applied == p.lastCheckpoint.Load() {
+		return cp.Applied, data, nil
+	}
+	if err := p.log.Sync(); err != nil {
+		return 0, nil, err
+	}
+	if err := writeCheckpoint(p.dir, data); err != nil {
+		return 0, nil, err
+	}
+	p.lastCheckpoint.Store(cp.Applied)
+	return cp.Applied, data, nil
+}
+
+// ErrCatchUpNeeded is returned by Restore when the snapshot is ahead of this replica's
+// log: the missing data must be copied from the leader first.
+var ErrCatchUpNeeded = errors.New("partition snapshot is ahead of the local log")
+
+// Restore implements replication.StateMachine. A snapshot that matches the local log
+// end only adopts the producer state; a snapshot ahead of the log needs the data
+// copied from the leader.
+func (p *Partition) Restore(index uint64, snap []byte) error {
+	cp, err := decodeCheckpoint(snap)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cp.EndOffset != p.log.EndOffset() {
+		return ErrCatchUpNeeded
+	}
+	p.applied, p.producers = index, cp.Producers
+	if p.producers == nil {
+		p.producers = map[int64]*producerState{}
+	}
+	return nil
+}
+
+// Close closes the log.
+func (p *Partition) Close() error { return p.log.Close() }
+
+// Delete closes the partition and removes its data.
+func (p *Partition) Delete() error { return p.log.Delete() }

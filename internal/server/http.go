@@ -1,0 +1,82 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/chronik-stream/chronik/internal/cluster"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// startHTTP serves /metrics (Prometheus) and /health (200 once the node serves Kafka
+// and the controller has a leader).
+func (n *Node) startHTTP() error {
+	if n.cfg.HTTPPort < 0 {
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.HTTPPort)))
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &nodeCollector{n: n})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		l, _, _ := n.host.Leader(cluster.ControllerGroup)
+		if l == 0 {
+			http.Error(w, "no controller leader", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "ok node=%d controller=%d\n", n.cfg.NodeID, l)
+	})
+	n.httpLn = ln
+	n.http = &http.Server{Handler: mux}
+	go func() { _ = n.http.Serve(ln) }()
+	return nil
+}
+
+var (
+	descRequests  = prometheus.NewDesc("chronik_kafka_requests_total", "Kafka requests decoded, by API key.", []string{"api_key"}, nil)
+	descHandlerEr = prometheus.NewDesc("chronik_kafka_handler_errors_total", "Kafka requests whose handler failed, by API key.", []string{"api_key"}, nil)
+	descProtoErr  = prometheus.NewDesc("chronik_kafka_protocol_errors_total", "Connections closed for malformed input.", nil, nil)
+	descConns     = prometheus.NewDesc("chronik_kafka_connections_open", "Open Kafka connections.", nil, nil)
+	descGroups    = prometheus.NewDesc("chronik_raft_groups", "Raft groups on this node.", nil, nil)
+	descLeaders   = prometheus.NewDesc("chronik_raft_leaderships", "Raft groups this node leads.", nil, nil)
+	descWALFiles  = prometheus.NewDesc("chronik_wal_files", "Files in the node WAL.", nil, nil)
+)
+
+// nodeCollector exports the node's own counters at scrape time.
+type nodeCollector struct{ n *Node }
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRequests, descHandlerEr, descProtoErr, descConns, descGroups, descLeaders, descWALFiles} {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.n.kafka.Stats()
+	for k, v := range st.Requests {
+		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(v), strconv.Itoa(int(k)))
+	}
+	for k, v := range st.HandlerErrors {
+		ch <- prometheus.MustNewConstMetric(descHandlerEr, prometheus.CounterValue, float64(v), strconv.Itoa(int(k)))
+	}
+	ch <- prometheus.MustNewConstMetric(descProtoErr, prometheus.CounterValue, float64(st.ProtocolErrors))
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(st.ConnectionsOpen))
+	groups := c.n.host.Groups()
+	leads := 0
+	for _, g := range groups {
+		if l, _, _ := c.n.host.Leader(g); l == c.n.cfg.NodeID {
+			leads++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(len(groups)))
+	ch <- prometheus.MustNewConstMetric(descLeaders, prometheus.GaugeValue, float64(leads))
+	ch <- prometheus.MustNewConstMetric(descWALFiles, prometheus.GaugeValue, float64(c.n.wal.Files()))
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/chronik-stream/chronik/internal/broker"
+	"github.com/chronik-stream/chronik/internal/cluster"
+	"github.com/chronik-stream/chronik/internal/kafka"
+	"github.com/chronik-stream/chronik/internal/replication"
+	"github.com/chronik-stream/chronik/internal/wal"
+)
+
+// Node is one running Chronik node.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	wal    *wal.WAL
+	host   *replication.Host
+	ctrl   *cluster.Controller
+	broker *broker.Broker
+	kafka  *kafka.Server
+	http   *http.Server
+	httpLn net.Listener
+	ready  chan struct{}
+}
+
+// Start opens the node's storage, starts replication, joins (or creates) the cluster
+// metadata, registers this broker and starts the Kafka and HTTP listeners. It returns
+// once the node serves Kafka requests.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := checkIdentity(cfg); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log, ready: make(chan struct{})}
+	w, recovered, err := wal.Open(filepath.Join(cfg.DataDir, "wal"), wal.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open node WAL: %w", err)
+	}
+	n.wal = w
+	var b *broker.Broker
+	ctrl, err := cluster.OpenController(cfg.DataDir, func() {
+		if b != nil {
+			b.ControllerChanged()
+		}
+	})
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	n.ctrl = ctrl
+	n.host = replication.NewHost(replication.Config{
+		NodeID:         cfg.NodeID,
+		WAL:            w,
+		Workers:        cfg.Workers,
+		Tick:           cfg.RaftTick,
+		ElectionTicks:  cfg.ElectionTicks,
+		HeartbeatTicks: cfg.HeartbeatTicks,
+		Logger:         log,
+	}, recovered)
+	if err := n.host.AddGroup(cluster.ControllerGroup, cfg.voters(), ctrl); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("start controller group: %w", err)
+	}
+	b = broker.New(broker.Config{
+		NodeID:                   int32(cfg.NodeID),
+		DataDir:                  cfg.DataDir,
+		AdvertisedHost:           cfg.AdvertisedHost,
+		AdvertisedPort:           int32(cfg.advertisedPort()),
+		Rack:                     cfg.Rack,
+		AutoCreateTopics:         cfg.AutoCreateTopics,
+		DefaultPartitions:        cfg.DefaultPartitions,
+		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		Defaults: cluster.Defaults{RetentionMs: cfg.RetentionMs, RetentionBytes: cfg.RetentionBytes,
+			SegmentBytes: cfg.SegmentBytes, MaxMessageBytes: cfg.MaxMessageBytes},
+		Logger: log,
+	}, n.host, ctrl)
+	n.broker = b
+	n.host.Start()
+	b.Start()
+
+	n.kafka = kafka.NewServer(kafka.Config{Addr: net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.KafkaPort)), MaxRequestBytes: cfg.MaxRequestBytes}, b, log)
+	if err := n.kafka.Listen(); err != nil {
+		n.stopCore()
+		return nil, fmt.Errorf("kafka listener: %w", err)
+	}
+	if cfg.KafkaPort == 0 {
+		n.cfg.KafkaPort = n.kafka.Addr().(*net.TCPAddr).Port
+	}
+	if err := n.join(ctx); err != nil {
+		n.kafka.Close()
+		n.stopCore()
+		return nil, err
+	}
+	go func() { _ = n.kafka.Serve(context.Background()) }()
+	if err := n.startHTTP(); err != nil {
+		n.kafka.Close()
+		n.stopCore()
+		return nil, err
+	}
+	close(n.ready)
+	log.Info("chronik node started", "node", cfg.NodeID, "kafka", n.KafkaAddr(), "http", n.HTTPAddr(), "data", cfg.DataDir)
+	return n, nil
+}
+
+// join waits for the controller to have a leader, sets the cluster id if this node
+// created the cluster, and registers this broker's advertised address.
+func (n *Node) join(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	self := cluster.Broker{ID: int32(n.cfg.NodeID), Host: n.cfg.AdvertisedHost, Port: int32(n.cfg.advertisedPort()), Rack: n.cfg.Rack}
+	for {
+		err := n.registerOnce(ctx, self)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("joining the cluster: %w (last error: %v)", ctx.Err(), err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond): // waiting for a controller leader
+		}
+	}
+}
+
+func (n *Node) registerOnce(ctx context.Context, self cluster.Broker) error {
+	if l, _, _ := n.host.Leader(cluster.ControllerGroup); l != n.cfg.NodeID {
+		return replication.ErrNotLeader
+	}
+	if n.ctrl.ClusterID() == "" {
+		var id [16]byte
+		_, _ = rand.Read(id[:])
+		if _, err := n.host.Propose(ctx, cluster.ControllerGroup, cluster.Encode(replication.HeaderRoom,
+			cluster.Command{Op: cluster.OpSetClusterID, ClusterID: hex.EncodeToString(id[:])})); err != nil {
+			return err
+		}
+	}
+	for _, b := range n.ctrl.Brokers() {
+		if b == self {
+			return nil
+		}
+	}
+	_, err := n.host.Propose(ctx, cluster.ControllerGroup, cluster.Encode(replication.HeaderRoom,
+		cluster.Command{Op: cluster.OpRegisterBroker, Broker: &self}))
+	return err
+}
+
+// KafkaAddr is the address the Kafka listener is bound to.
+func (n *Node) KafkaAddr() string { return n.kafka.Addr().String() }
+
+// HTTPAddr is the address of the metrics listener ("" when disabled).
+func (n *Node) HTTPAddr() string {
+	if n.httpLn == nil {
+		return ""
+	}
+	return n.httpLn.Addr().String()
+}
+
+// Stop shuts the node down: listeners first, then replication, then storage.
+func (n *Node) Stop() error {
+	var errs []error
+	if n.http != nil {
+		errs = append(errs, n.http.Close())
+	}
+	errs = append(errs, n.kafka.Close())
+	n.stopCore()
+	return errors.Join(errs...)
+}
+
+func (n *Node) stopCore() {
+	n.host.CheckpointAll()
+	n.host.Stop()
+	n.broker.Stop()
+	n.wal.Close()
+}
+
+// Run starts a node and serves until ctx is done.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	n, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	if log != nil {
+		log.Info("shutting down")
+	}
+	return n.Stop()
+}
