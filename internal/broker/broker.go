@@ -4,7 +4,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 	"github.com/chronik-stream/chronik/internal/replication"
 )
 
+
 // Config configures a Broker.
 type Config struct {
 	NodeID         int32
@@ -36,6 +36,8 @@ type Config struct {
 	// RetentionCheck is how often retention runs over local partitions.
 	RetentionCheck time.Duration
 	Logger         *slog.Logger
+	// Peers reaches the other nodes (nil on a single node).
+	Peers Peers
 }
 
 // replica is a local replica of a partition.
@@ -56,7 +58,8 @@ type Broker struct {
 	mu       sync.RWMutex
 	replicas map[uint64]*replica // by raft group id
 
-	pids pidBlock
+	pids    pidBlock
+	reports leaderReports
 
 	reconcileNow chan struct{}
 	stop         chan struct{}
@@ -80,9 +83,10 @@ func New(cfg Config, host *replication.Host, ctrl *cluster.Controller) *Broker {
 
 // Start runs the reconciler and the retention loop.
 func (b *Broker) Start() {
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go func() { defer b.wg.Done(); b.reconcileLoop() }()
 	go func() { defer b.wg.Done(); b.retentionLoop() }()
+	go func() { defer b.wg.Done(); b.leaderLoop() }()
 	b.ControllerChanged()
 }
 
@@ -201,9 +205,14 @@ func (b *Broker) addReplica(r *replica, voters []uint64, configs map[string]stri
 		return fmt.Errorf("open partition %s-%d: %w", r.topic, r.index, err)
 	}
 	r.p = p
+	p.SetFetcher(b.fetchFromLeader(r.group))
+	fresh := p.Applied() == 0 && p.HighWatermark() == 0
 	if err := b.host.AddGroup(r.group, voters, p); err != nil {
 		p.Close()
 		return fmt.Errorf("start raft group of %s-%d: %w", r.topic, r.index, err)
+	}
+	if fresh && len(voters) > 1 && voters[0] == uint64(b.cfg.NodeID) {
+		b.host.Campaign(r.group) // the preferred leader of a new partition stands first
 	}
 	b.mu.Lock()
 	b.replicas[r.group] = r
@@ -268,16 +277,4 @@ func (b *Broker) enforceRetention(now time.Time) {
 			b.log.Info("retention deleted segments", "topic", r.topic, "partition", r.index, "segments", n)
 		}
 	}
-}
-
-// propose sends a command to the controller group.
-func (b *Broker) propose(ctx context.Context, cmd cluster.Command) (any, error) {
-	v, err := b.host.Propose(ctx, cluster.ControllerGroup, cluster.Encode(replication.HeaderRoom, cmd))
-	if err != nil {
-		return nil, mapReplicationErr(err)
-	}
-	if e, ok := v.(error); ok {
-		return nil, e
-	}
-	return v, nil
 }

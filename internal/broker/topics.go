@@ -33,6 +33,9 @@ func (b *Broker) Brokers() []kafka.BrokerInfo {
 	bs := b.ctrl.Brokers()
 	out := make([]kafka.BrokerInfo, 0, len(bs))
 	for _, x := range bs {
+		if !b.live(x.ID) {
+			continue
+		}
 		out = append(out, kafka.BrokerInfo{NodeID: x.ID, Host: x.Host, Port: x.Port, Rack: x.Rack})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].NodeID < out[j].NodeID })
@@ -80,21 +83,15 @@ func (b *Broker) Metadata(ctx context.Context, names []string, autoCreate bool) 
 // describe reports a topic with each partition's leader, replicas and ISR.
 func (b *Broker) describe(t cluster.Topic) kafka.TopicInfo {
 	info := kafka.TopicInfo{Name: t.Name, ID: t.ID, Internal: t.Internal}
-	live := map[int32]bool{}
-	for _, br := range b.ctrl.Brokers() {
-		live[br.ID] = true
-	}
 	for i, p := range t.Partitions {
-		pi := kafka.PartitionInfo{Partition: int32(i), Leader: -1, LeaderEpoch: -1, Replicas: p.Replicas}
-		if l, term, err := b.host.Leader(p.Group); err == nil && l != 0 {
-			pi.Leader, pi.LeaderEpoch = int32(l), int32(term)
-		}
+		pi := kafka.PartitionInfo{Partition: int32(i), Replicas: p.Replicas}
+		pi.Leader, pi.LeaderEpoch = b.leaderOf(p.Group)
 		if pi.Leader < 0 {
 			pi.Err = kerr.LeaderNotAvailable
 		}
 		pi.ISR = b.isr(p.Group, p.Replicas)
 		for _, r := range p.Replicas {
-			if !live[r] {
+			if !b.live(r) {
 				pi.Offline = append(pi.Offline, r)
 			}
 		}
@@ -108,11 +105,17 @@ func (b *Broker) describe(t cluster.Topic) kafka.TopicInfo {
 const maxISRLag = 1000
 
 // isr returns the replicas in sync with the leader of a group, as far as this node can
-// tell: the leader knows its followers' progress; elsewhere every replica is reported.
+// tell: the leader knows its followers' progress; elsewhere the live replicas are reported.
 func (b *Broker) isr(group uint64, replicas []int32) []int32 {
 	st, err := b.host.Status(group)
 	if err != nil || st.Progress == nil {
-		return replicas
+		var out []int32
+		for _, r := range replicas {
+			if b.live(r) {
+				out = append(out, r)
+			}
+		}
+		return out
 	}
 	last := st.Commit
 	var out []int32
@@ -147,16 +150,16 @@ func (b *Broker) CreateTopic(ctx context.Context, spec kafka.TopicSpec, validate
 	if _, err := b.propose(ctx, cluster.Command{Op: cluster.OpCreateTopic, Topic: t}); err != nil {
 		return info, err
 	}
-	b.awaitLocalLeaders(ctx, t.Name)
+	b.awaitLeaders(ctx, t.Name)
 	created, _ := b.ctrl.Topic(t.Name)
 	out := b.describe(created)
 	out.Configs = info.Configs
 	return out, nil
 }
 
-// awaitLocalLeaders waits briefly for the new topic's local replicas to elect leaders,
-// so that a client's first produce does not bounce off LEADER_NOT_AVAILABLE.
-func (b *Broker) awaitLocalLeaders(ctx context.Context, topic string) {
+// awaitLeaders waits briefly for the new topic's partitions to elect leaders, so that a
+// client's first produce does not bounce off LEADER_NOT_AVAILABLE.
+func (b *Broker) awaitLeaders(ctx context.Context, topic string) {
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		t, ok := b.ctrl.Topic(topic)
@@ -165,7 +168,7 @@ func (b *Broker) awaitLocalLeaders(ctx context.Context, topic string) {
 		}
 		ready := true
 		for _, p := range t.Partitions {
-			if l, _, err := b.host.Leader(p.Group); err != nil || l == 0 {
+			if l, _ := b.leaderOf(p.Group); l < 0 {
 				ready = false
 				break
 			}

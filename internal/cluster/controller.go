@@ -48,12 +48,7 @@ func OpenController(dir string, onChange func()) (*Controller, error) {
 			return nil, fmt.Errorf("controller state %s: %w", filepath.Join(dir, stateFile), err)
 		}
 		c.state, c.applied = s.State, s.Applied
-		if c.state.Brokers == nil {
-			c.state.Brokers = map[int32]Broker{}
-		}
-		if c.state.Topics == nil {
-			c.state.Topics = map[string]*Topic{}
-		}
+		c.state.normalize()
 		c.durable.Store(s.Applied)
 	}
 	return c, nil
@@ -112,12 +107,7 @@ func (c *Controller) Restore(index uint64, data []byte) error {
 	}
 	c.mu.Lock()
 	c.state, c.applied = s.State, index
-	if c.state.Brokers == nil {
-		c.state.Brokers = map[int32]Broker{}
-	}
-	if c.state.Topics == nil {
-		c.state.Topics = map[string]*Topic{}
-	}
+	c.state.normalize()
 	c.version.Add(1)
 	c.mu.Unlock()
 	c.durable.Store(index)
@@ -174,6 +164,14 @@ func (c *Controller) Brokers() []Broker {
 		out = append(out, b)
 	}
 	return out
+}
+
+// LeaderOf returns the leader a partition group last reported.
+func (c *Controller) LeaderOf(group uint64) (Leader, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	l, ok := c.state.Leaders[group]
+	return l, ok
 }
 
 // ClusterID returns the cluster id ("" until set).

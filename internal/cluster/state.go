@@ -38,17 +38,37 @@ type Topic struct {
 	Internal   bool              `json:"internal,omitempty"`
 }
 
+// Leader is the last leader a partition group reported, with its raft term.
+type Leader struct {
+	Node int32  `json:"node"`
+	Term uint64 `json:"term"`
+}
+
 // State is the whole controller state.
 type State struct {
 	ClusterID      string            `json:"cluster_id"`
 	Brokers        map[int32]Broker  `json:"brokers"`
 	Topics         map[string]*Topic `json:"topics"`
+	Leaders        map[uint64]Leader `json:"leaders,omitempty"`
 	NextGroup      uint64            `json:"next_group"`
 	NextProducerID int64             `json:"next_producer_id"`
 }
 
 func newState() State {
-	return State{Brokers: map[int32]Broker{}, Topics: map[string]*Topic{}, NextGroup: 1}
+	return State{Brokers: map[int32]Broker{}, Topics: map[string]*Topic{}, Leaders: map[uint64]Leader{}, NextGroup: 1}
+}
+
+// normalize makes the maps of a decoded state non-nil.
+func (s *State) normalize() {
+	if s.Brokers == nil {
+		s.Brokers = map[int32]Broker{}
+	}
+	if s.Topics == nil {
+		s.Topics = map[string]*Topic{}
+	}
+	if s.Leaders == nil {
+		s.Leaders = map[uint64]Leader{}
+	}
 }
 
 // clone deep-copies the state (readers get copies, never the live maps).
@@ -56,12 +76,7 @@ func (s *State) clone() State {
 	b, _ := json.Marshal(s)
 	var out State
 	_ = json.Unmarshal(b, &out)
-	if out.Brokers == nil {
-		out.Brokers = map[int32]Broker{}
-	}
-	if out.Topics == nil {
-		out.Topics = map[string]*Topic{}
-	}
+	out.normalize()
 	return out
 }
 
@@ -83,6 +98,9 @@ type Command struct {
 	Configs map[string]string `json:"configs,omitempty"`
 	// AllocateProducerIDs: how many ids.
 	Count int64 `json:"count,omitempty"`
+	// SetLeader: a partition group's new leader.
+	Group  uint64  `json:"group,omitempty"`
+	Leader *Leader `json:"leader,omitempty"`
 }
 
 // Command ops.
@@ -94,6 +112,7 @@ const (
 	OpCreatePartitions    = "create_partitions"
 	OpAlterConfigs        = "alter_configs"
 	OpAllocateProducerIDs = "allocate_producer_ids"
+	OpSetLeader           = "set_leader"
 )
 
 var legalTopicName = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
@@ -146,6 +165,9 @@ func (s *State) apply(c *Command) any {
 		if _, ok := s.Topics[c.Name]; !ok {
 			return kerr.UnknownTopicOrPartition
 		}
+		for _, p := range s.Topics[c.Name].Partitions {
+			delete(s.Leaders, p.Group)
+		}
 		delete(s.Topics, c.Name)
 		return nil
 	case OpCreatePartitions:
@@ -164,6 +186,14 @@ func (s *State) apply(c *Command) any {
 			return kerr.UnknownTopicOrPartition
 		}
 		t.Configs = c.Configs
+		return nil
+	case OpSetLeader:
+		if c.Leader == nil {
+			return kerr.InvalidRequest
+		}
+		if cur, ok := s.Leaders[c.Group]; !ok || c.Leader.Term >= cur.Term {
+			s.Leaders[c.Group] = *c.Leader
+		}
 		return nil
 	case OpAllocateProducerIDs:
 		if c.Count <= 0 {

@@ -33,7 +33,8 @@ import (
 // the connection with one log line.
 
 // maxInFlight bounds the requests of one connection being handled or waiting to be
-// written; the reader stops reading while the bound is reached.
+// written; the reader stops reading while the bound is reached. The request bytes in
+// flight are bounded too, by Config.MaxRequestBytes (one request alone always passes).
 const maxInFlight = 64
 
 // concurrentKeys are the API keys whose handling has no effect that a later request on
@@ -67,6 +68,12 @@ type conn struct {
 	queue chan *slot    // handled-or-pending requests in arrival order
 	sem   chan struct{} // in-flight bound: taken by the reader, released by the writer
 
+	// Request bytes in flight, taken by the reader and released by the writer.
+	bytesMu     sync.Mutex
+	bytesFreed  *sync.Cond
+	bytesInUse  int
+	bytesClosed bool
+
 	// Ordering state, used by readLoop only.
 	lastSerial *slot   // the latest non-concurrent request
 	sinceLast  []*slot // concurrent requests started after lastSerial
@@ -75,13 +82,14 @@ type conn struct {
 // slot is one request's place in the response order.
 type slot struct {
 	handled chan struct{} // closed once out/failed are final
+	size    int           // request bytes accounted to the connection
 	out     []byte        // framed response; nil means nothing to write
 	failed  bool          // the connection must be closed instead of answering
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.base)
-	return &conn{
+	c := &conn{
 		s:       s,
 		nc:      nc,
 		remote:  nc.RemoteAddr().String(),
@@ -91,6 +99,31 @@ func newConn(s *Server, nc net.Conn) *conn {
 		queue:   make(chan *slot, maxInFlight),
 		sem:     make(chan struct{}, maxInFlight),
 	}
+	c.bytesFreed = sync.NewCond(&c.bytesMu)
+	return c
+}
+
+// takeBytes accounts n request bytes, waiting while others are in flight and the total
+// would exceed MaxRequestBytes. It reports false when the connection closes.
+func (c *conn) takeBytes(n int) bool {
+	c.bytesMu.Lock()
+	defer c.bytesMu.Unlock()
+	for c.bytesInUse > 0 && c.bytesInUse+n > int(c.s.cfg.MaxRequestBytes) && !c.bytesClosed {
+		c.bytesFreed.Wait()
+	}
+	if c.bytesClosed {
+		return false
+	}
+	c.bytesInUse += n
+	return true
+}
+
+// releaseBytes returns bytes taken by takeBytes.
+func (c *conn) releaseBytes(n int) {
+	c.bytesMu.Lock()
+	c.bytesInUse -= n
+	c.bytesMu.Unlock()
+	c.bytesFreed.Broadcast()
 }
 
 // close closes the connection once: handlers see their ctx cancelled, both loops stop.
@@ -98,6 +131,10 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		close(c.closing)
 		c.cancel()
+		c.bytesMu.Lock()
+		c.bytesClosed = true
+		c.bytesMu.Unlock()
+		c.bytesFreed.Broadcast()
 		_ = c.nc.Close()
 		c.s.forget(c)
 	})
@@ -110,8 +147,16 @@ func (c *conn) protocolError(msg string, args ...any) {
 }
 
 // readLoop reads requests until the connection fails or is closed.
+//
+// When the peer ends its side cleanly between frames (io.EOF), the responses already
+// queued are still written before the connection closes.
 func (c *conn) readLoop() {
-	defer c.close()
+	drain := false
+	defer func() {
+		if !drain {
+			c.close()
+		}
+	}()
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
 		frame, err := readFrame(br, c.s.cfg.MaxRequestBytes)
@@ -122,6 +167,9 @@ func (c *conn) readLoop() {
 				c.protocolError("kafka: closing connection: invalid request size", "size", fse.size, "limit", fse.limit)
 			case errors.Is(err, io.ErrUnexpectedEOF):
 				c.protocolError("kafka: closing connection: truncated request frame")
+			case errors.Is(err, io.EOF):
+				// The writer closes the connection once it reaches this last slot.
+				drain = c.enqueue(&slot{failed: true})
 			default:
 				select {
 				case <-c.closing:
@@ -139,7 +187,7 @@ func (c *conn) readLoop() {
 				// Kafka answers an ApiVersions version it does not know with a v0 body
 				// carrying UNSUPPORTED_VERSION and its ranges, so the client can retry.
 				c.s.stats.request(18)
-				if !c.enqueueDone(appendResponse(nil, de.hdr.corr, unsupportedApiVersionsResponse())) {
+				if !c.enqueue(&slot{out: appendResponse(nil, de.hdr.corr, unsupportedApiVersionsResponse())}) {
 					return
 				}
 				continue
@@ -154,7 +202,10 @@ func (c *conn) readLoop() {
 		case <-c.closing:
 			return
 		}
-		sl := &slot{handled: make(chan struct{})}
+		if !c.takeBytes(len(frame)) {
+			return
+		}
+		sl := &slot{handled: make(chan struct{}), size: len(frame)}
 		deps := c.dependencies(req.Key, sl)
 		c.queue <- sl // never blocks: the queue holds at most maxInFlight slots
 		c.s.wg.Add(1)
@@ -174,14 +225,15 @@ func requestLogAttrs(de *decodeError) []any {
 	return attrs
 }
 
-// enqueueDone queues an already computed response. It reports false when closing.
-func (c *conn) enqueueDone(out []byte) bool {
+// enqueue queues a slot whose outcome (out, failed) is already final. It reports false
+// when the connection is closing.
+func (c *conn) enqueue(sl *slot) bool {
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.closing:
 		return false
 	}
-	sl := &slot{handled: make(chan struct{}), out: out}
+	sl.handled = make(chan struct{})
 	close(sl.handled)
 	c.queue <- sl
 	return true
@@ -312,6 +364,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
+		c.releaseBytes(sl.size)
 		<-c.sem
 	}
 }

@@ -53,3 +53,19 @@ func decodeFuzzed(t *testing.T, frame []byte) {
 	}
 	_ = req.Body.AppendTo(nil)
 }
+
+// FuzzRequestHeader checks the header parser and tag skipper on arbitrary bytes: no
+// panic, and what they return is a suffix of their input.
+func FuzzRequestHeader(f *testing.F) {
+	f.Add(rawHeader(18, 3, 1, []byte{0}))
+	f.Add([]byte{0, 3, 0, 9, 0, 0, 0, 1, 0, 2, 'i', 'd', 2, 0, 1, 7})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, rest, err := parseHeaderV1(data); err == nil && len(rest) > len(data) {
+			t.Fatal("header parser grew its input")
+		}
+		if rest, err := skipTags(data); err == nil && len(rest) > len(data) {
+			t.Fatal("tag skipper grew its input")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package log
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -299,4 +300,23 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
+}
+
+func TestRollOnOffsetOverflow(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, Config{})
+	defer l.Close()
+	var q seq
+	mustAppend(t, l, q.add(math.MaxInt32-5, 1, 10)) // offsets 0 .. MaxInt32-6
+	mustAppend(t, l, q.add(5, 2, 10))               // last offset MaxInt32-1: still fits
+	mustAppend(t, l, q.add(3, 3, 10))               // last offset MaxInt32+1: new segment
+	if got := segBases(t, dir); len(got) != 2 || got[1] != math.MaxInt32 {
+		t.Fatalf("segments %v", got)
+	}
+	if got := readAllFrom(t, l, 0, 1<<20); !bytes.Equal(got, q.all()) {
+		t.Fatal("read differs")
+	}
+	if b, err := l.Read(math.MaxInt32+1, 1); err != nil || !bytes.Equal(b, q.batches[2]) {
+		t.Fatalf("Read: %v", err)
+	}
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/chronik-stream/chronik/internal/record"
 )
 
-// acquire finds the segment holding offset and takes a reference on it, returning it with
-// its index position for offset (see lookup) and its current size. ok is false if the log
-// is closed or no segment holds offset.
+// acquire finds the segment holding offset and takes a reference on it (the caller
+// releases it), returning it with its index position for offset (see lookup) and its
+// current size.
 func (l *Log) acquire(offset int64) (s *segment, pos, eo, limit int64, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -217,7 +217,9 @@ func (s *segment) findTs(ts, start int64, from tsStart) ([]byte, error) {
 
 // MaxTimestamp returns the largest batch MaxTimestamp in the log's segments and the base
 // offset of the first batch that carries it (for ListOffsets -3: the record is inside that
-// batch). ok is false when the log is empty or no batch has a timestamp (>= 0).
+// batch). ok is false when the log is empty or no batch has a timestamp (>= 0). Batches
+// below the start offset that are still stored (DeleteBefore keeps the segment holding the
+// start offset) count too.
 func (l *Log) MaxTimestamp() (ts int64, offset int64, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

@@ -305,7 +305,7 @@ func writeOffsetFile(dir, name string, v int64) error {
 	}
 	_, err = f.WriteString(strconv.FormatInt(v, 10) + "\n")
 	if err == nil {
-		err = f.Sync()
+		err = fsync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -5,11 +5,12 @@
 package partition
 
 import (
+	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	plog "github.com/chronik-stream/chronik/internal/log"
 	"github.com/chronik-stream/chronik/internal/record"
@@ -65,6 +66,7 @@ type Partition struct {
 	failed    error
 
 	lastCheckpoint atomic.Uint64
+	fetch          Fetcher
 
 	watchMu  sync.Mutex
 	watchers map[int]func()
@@ -212,13 +214,21 @@ func (p *Partition) Checkpoint() (uint64, []byte, error) {
 	return cp.Applied, data, nil
 }
 
-// ErrCatchUpNeeded is returned by Restore when the snapshot is ahead of this replica's
-// log: the missing data must be copied from the leader first.
-var ErrCatchUpNeeded = errors.New("partition snapshot is ahead of the local log")
+// Fetcher reads committed batches of this partition from its leader: whole batches from
+// offset on (at most about maxBytes), with the leader's log start and end offsets.
+type Fetcher func(ctx context.Context, offset int64, maxBytes int) (batches []byte, start, end int64, err error)
 
-// Restore implements replication.StateMachine. A snapshot that matches the local log
-// end only adopts the producer state; a snapshot ahead of the log needs the data
-// copied from the leader.
+// SetFetcher installs how Restore copies data from the leader.
+func (p *Partition) SetFetcher(f Fetcher) {
+	p.mu.Lock()
+	p.fetch = f
+	p.mu.Unlock()
+}
+
+// Restore implements replication.StateMachine: this replica fell behind the leader's
+// raft log, so it copies the leader's committed batches up to the snapshot's end offset
+// (starting over at the leader's log start when its own data is older than that), then
+// adopts the snapshot's producer state and checkpoints.
 func (p *Partition) Restore(index uint64, snap []byte) error {
 	cp, err := decodeCheckpoint(snap)
 	if err != nil {
@@ -226,14 +236,81 @@ func (p *Partition) Restore(index uint64, snap []byte) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cp.EndOffset != p.log.EndOffset() {
-		return ErrCatchUpNeeded
+	if end := p.log.EndOffset(); end > cp.EndOffset {
+		if err := p.log.TruncateTo(cp.EndOffset); err != nil {
+			return fmt.Errorf("partition %s-%d: local log ends at %d past the snapshot's %d: %w", p.Topic, p.Index, end, cp.EndOffset, err)
+		}
+	}
+	if cp.StartOffset > p.log.EndOffset() {
+		if err := p.log.Reset(cp.StartOffset); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for p.log.EndOffset() < cp.EndOffset {
+		if p.fetch == nil {
+			return fmt.Errorf("partition %s-%d: no leader to copy offsets %d..%d from", p.Topic, p.Index, p.log.EndOffset(), cp.EndOffset)
+		}
+		data, start, _, err := p.fetch(ctx, p.log.EndOffset(), 4<<20)
+		if err != nil {
+			return fmt.Errorf("partition %s-%d: copy from leader at %d: %w", p.Topic, p.Index, p.log.EndOffset(), err)
+		}
+		if start > p.log.EndOffset() {
+			if err := p.log.Reset(start); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.appendCopied(data, cp.EndOffset); err != nil {
+			return err
+		}
+	}
+	if err := p.log.Sync(); err != nil {
+		return err
+	}
+	if cp.StartOffset > p.log.StartOffset() {
+		if err := p.log.DeleteBefore(cp.StartOffset); err != nil {
+			return err
+		}
 	}
 	p.applied, p.producers = index, cp.Producers
 	if p.producers == nil {
 		p.producers = map[int64]*producerState{}
 	}
+	cp.Applied = index
+	data, err := encodeCheckpoint(cp)
+	if err != nil {
+		return err
+	}
+	if err := writeCheckpoint(p.dir, data); err != nil {
+		return err
+	}
+	p.lastCheckpoint.Store(index)
+	p.wake()
 	return nil
+}
+
+// appendCopied appends the batches copied from the leader that start before limit.
+func (p *Partition) appendCopied(data []byte, limit int64) error {
+	batches := record.SplitPartial(data)
+	if len(batches) == 0 {
+		return fmt.Errorf("partition %s-%d: leader returned no data at %d", p.Topic, p.Index, p.log.EndOffset())
+	}
+	n := 0
+	for _, b := range batches {
+		if b.Header.BaseOffset >= limit {
+			break
+		}
+		if b.Header.BaseOffset != p.log.EndOffset()+int64(n) && n == 0 {
+			return fmt.Errorf("partition %s-%d: leader batch at %d, expected %d", p.Topic, p.Index, b.Header.BaseOffset, p.log.EndOffset())
+		}
+		n += len(b.Bytes)
+	}
+	if n == 0 {
+		return fmt.Errorf("partition %s-%d: leader has no batch before %d", p.Topic, p.Index, limit)
+	}
+	return p.log.Append(data[:n])
 }
 
 // Close closes the log.

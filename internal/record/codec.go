@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync"
 
@@ -45,7 +46,8 @@ func codecName(codec int) string {
 // CodecNone returns a copy). Snappy accepts both a bare block and xerial framing. It fails
 // with an error wrapping ErrTooLarge as soon as the output would pass maxOut bytes (so a
 // maxOut <= 0 only admits empty output), and with one wrapping ErrCorrupt on malformed
-// input. The result is a new slice owned by the caller.
+// input. maxOut also bounds the memory allocated for the output. The result is a new slice
+// owned by the caller.
 func Decompress(codec int, src []byte, maxOut int) ([]byte, error) {
 	return decompressAppend(nil, codec, src, maxOut)
 }
@@ -53,6 +55,7 @@ func Decompress(codec int, src []byte, maxOut int) ([]byte, error) {
 // decompressAppend is Decompress into dst[:0], reusing dst's capacity. On error the
 // returned slice may be nil or a buffer worth keeping.
 func decompressAppend(dst []byte, codec int, src []byte, maxOut int) ([]byte, error) {
+	maxOut = min(maxOut, math.MaxInt/2) // keeps maxOut+slack from overflowing
 	var err error
 	switch codec {
 	case CodecNone:

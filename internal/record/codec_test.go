@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -38,6 +39,9 @@ func TestCompressRoundTrip(t *testing.T) {
 				}
 				if !bytes.Equal(out, in) {
 					t.Fatalf("round trip changed %d bytes into %d", len(in), len(out))
+				}
+				if out, err := Decompress(c, z, math.MaxInt); err != nil || !bytes.Equal(out, in) {
+					t.Fatalf("Decompress with no practical limit: %v", err)
 				}
 				if len(in) > 0 {
 					if _, err := Decompress(c, z, len(in)-1); !errors.Is(err, ErrTooLarge) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"testing"
 )
 
@@ -56,6 +57,16 @@ func TestBuildTimestamps(t *testing.T) {
 	}
 	if !h.IsTransactional() || h.IsControl() || h.ProducerID != 5 || h.ProducerEpoch != 2 || h.BaseSequence != 40 || h.FirstTimestamp == 0 {
 		t.Fatalf("header %+v", h)
+	}
+	b, err = Build(BuildSpec{Control: true, Transactional: true, Records: []Record{{Key: []byte{0, 0, 0, 1}, Value: []byte{0, 0, 0, 0, 0, 0}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err = Validate(b, 0); err != nil || !h.IsControl() || !h.IsTransactional() {
+		t.Fatalf("control batch: %+v, %v", h, err)
+	}
+	if _, err := Validate(b, math.MaxInt); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := Build(BuildSpec{}); err == nil {
 		t.Fatal("Build with no records succeeded")
@@ -232,5 +243,30 @@ func TestValidateAllocs(t *testing.T) {
 			}
 		})
 		t.Logf("%s: %v allocs per Validate", testCodecName(codec), n)
+	}
+}
+
+// TestValidateConcurrent exercises the pooled decoders from several goroutines (run with -race).
+func TestValidateConcurrent(t *testing.T) {
+	var batches [][]byte
+	for _, codec := range testCodecs {
+		batches = append(batches, buildTest(t, codec, sampleRecords(20, 500)))
+	}
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			var err error
+			for i := range 30 {
+				if _, err = Validate(batches[(g+i)%len(batches)], 1<<20); err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

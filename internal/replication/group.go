@@ -101,26 +101,8 @@ func (h *Host) AddGroup(id uint64, voters []uint64, sm StateMachine) error {
 		if applied < rec.Compaction.Index {
 			return fmt.Errorf("raft group %d: state machine is at index %d but the WAL was compacted to %d", id, applied, rec.Compaction.Index)
 		}
-		snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: rec.Compaction.Index, Term: rec.Compaction.Term, ConfState: conf}}
-		if err := storage.ApplySnapshot(snap); err != nil {
-			return err
-		}
-		if err := storage.Append(rec.Entries); err != nil {
-			return err
-		}
-		hs := rec.HardState
-		last, _ := storage.LastIndex()
-		if applied > last {
-			return fmt.Errorf("raft group %d: state machine is at index %d, past the WAL's last entry %d", id, applied, last)
-		}
-		if hs.Commit < applied {
-			hs.Commit = applied // applied entries were committed; the commit index was written lazily
-		}
-		if hs.Commit < rec.Compaction.Index {
-			hs.Commit = rec.Compaction.Index
-		}
-		if err := storage.SetHardState(hs); err != nil {
-			return err
+		if err := restoreStorage(storage, rec, applied, sm); err != nil {
+			return fmt.Errorf("raft group %d: %w", id, err)
 		}
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
@@ -157,6 +139,43 @@ func (h *Host) AddGroup(id uint64, voters []uint64, sm StateMachine) error {
 		g.enqueueControl(func(rn *raft.RawNode) { _ = rn.Campaign() })
 	}
 	return nil
+}
+
+// restoreStorage rebuilds a group's raft storage from its WAL state, with a snapshot
+// carrying the state machine's checkpoint so lagging followers can be caught up.
+func restoreStorage(storage *raft.MemoryStorage, rec *wal.GroupState, applied uint64, sm StateMachine) error {
+	cpIndex, cpData, err := sm.Checkpoint()
+	if err != nil {
+		return fmt.Errorf("checkpoint at start: %w", err)
+	}
+	snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: rec.Compaction.Index, Term: rec.Compaction.Term, ConfState: rec.Compaction.ConfState}}
+	if cpIndex == rec.Compaction.Index {
+		snap.Data = cpData
+	}
+	if err := storage.ApplySnapshot(snap); err != nil {
+		return err
+	}
+	if err := storage.Append(rec.Entries); err != nil {
+		return err
+	}
+	last, _ := storage.LastIndex()
+	if applied > last {
+		return fmt.Errorf("state machine is at index %d, past the WAL's last entry %d", applied, last)
+	}
+	if cpIndex > rec.Compaction.Index && cpIndex <= last {
+		cs := rec.Compaction.ConfState
+		if _, err := storage.CreateSnapshot(cpIndex, &cs, cpData); err != nil {
+			return err
+		}
+	}
+	hs := rec.HardState
+	if hs.Commit < applied {
+		hs.Commit = applied // applied entries were committed; the commit index was written lazily
+	}
+	if hs.Commit < rec.Compaction.Index {
+		hs.Commit = rec.Compaction.Index
+	}
+	return storage.SetHardState(hs)
 }
 
 // RemoveGroup stops the local replica of a group and records its removal in the WAL.

@@ -300,6 +300,13 @@ func (h *Host) TransferLeadership(id, to uint64) error {
 	return nil
 }
 
+// Campaign makes this node stand for election in the group now.
+func (h *Host) Campaign(id uint64) {
+	if g := h.group(id); g != nil {
+		g.enqueueControl(func(rn *raft.RawNode) { _ = rn.Campaign() })
+	}
+}
+
 // Groups lists the ids of the groups on this node.
 func (h *Host) Groups() []uint64 {
 	h.mu.RLock()

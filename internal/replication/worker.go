@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chronik-stream/chronik/internal/wal"
 	"go.etcd.io/raft/v3"
@@ -265,7 +266,9 @@ func (w *worker) route(g *group, msgs []raftpb.Message, early bool) {
 	}
 }
 
-// flush sends the gathered messages, one Send per destination node.
+// flush sends the gathered messages, one Send per destination node. A snapshot is
+// reported as delivered once handed to the transport; if it is lost, the follower's
+// rejection makes raft send it again.
 func (w *worker) flush() {
 	for to, msgs := range w.out {
 		if len(msgs) == 0 {
@@ -273,6 +276,13 @@ func (w *worker) flush() {
 		}
 		if w.h.cfg.Transport != nil {
 			w.h.cfg.Transport.Send(to, msgs)
+		}
+		for _, m := range msgs {
+			if m.Msg.Type == raftpb.MsgSnap {
+				if g := w.h.group(m.Group); g != nil {
+					g.enqueueControl(func(rn *raft.RawNode) { rn.ReportSnapshot(m.Msg.To, raft.SnapshotFinish) })
+				}
+			}
 		}
 		w.out[to] = nil
 	}
@@ -309,12 +319,24 @@ func (w *worker) apply(g *group, ents []raftpb.Entry) {
 }
 
 // restore hands a snapshot from the leader to the state machine before the WAL records
-// the new compaction point, so a crash in between leaves the old, consistent state.
+// the new compaction point, so a crash in between leaves the old, consistent state. Raft
+// offers no way to refuse a snapshot, so a failed restore (the leader unreachable while
+// data is copied) is retried until it succeeds or the host stops.
 func (w *worker) restore(g *group, snap raftpb.Snapshot) {
 	md := snap.Metadata
-	if err := g.sm.Restore(md.Index, snap.Data); err != nil {
-		w.h.cfg.Logger.Error("snapshot restore failed", "group", g.id, "index", md.Index, "err", err)
-		return
+	backoff := 100 * time.Millisecond
+	for {
+		err := g.sm.Restore(md.Index, snap.Data)
+		if err == nil {
+			break
+		}
+		w.h.cfg.Logger.Warn("snapshot restore failed; retrying", "group", g.id, "index", md.Index, "err", err)
+		select {
+		case <-w.h.stop:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
 	w.batch.Compact(g.id, wal.Compaction{Index: md.Index, Term: md.Term, ConfState: md.ConfState})
 }

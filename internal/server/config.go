@@ -54,6 +54,9 @@ type Config struct {
 	HeartbeatTicks int
 	// Workers is the size of the raft worker pool (0 = GOMAXPROCS).
 	Workers int
+	// JoinTimeout bounds how long start-up waits to join the cluster (a controller
+	// leader, the cluster id from a --bootstrap node, this broker's registration).
+	JoinTimeout time.Duration
 }
 
 // DefaultConfig returns the standalone defaults: node 1, ./data, port 9092.
@@ -75,6 +78,8 @@ func DefaultConfig() Config {
 		MaxMessageBytes:          1048588,
 		RaftTick:                 100 * time.Millisecond,
 		ElectionTicks:            10,
-		HeartbeatTicks:           1,
+		HeartbeatTicks:           2,
+		JoinTimeout:              5 * time.Minute,
+		Bootstrap:                true,
 	}
 }

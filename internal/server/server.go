@@ -17,6 +17,7 @@ import (
 	"github.com/chronik-stream/chronik/internal/cluster"
 	"github.com/chronik-stream/chronik/internal/kafka"
 	"github.com/chronik-stream/chronik/internal/replication"
+	"github.com/chronik-stream/chronik/internal/transport"
 	"github.com/chronik-stream/chronik/internal/wal"
 )
 
@@ -26,6 +27,7 @@ type Node struct {
 	log    *slog.Logger
 	wal    *wal.WAL
 	host   *replication.Host
+	transport *transport.Transport
 	ctrl   *cluster.Controller
 	broker *broker.Broker
 	kafka  *kafka.Server
@@ -64,14 +66,26 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.ctrl = ctrl
+	var peers broker.Peers
+	var hostTransport replication.Transport
+	if len(cfg.Peers) > 0 {
+		n.transport = transport.New(transport.Config{NodeID: cfg.NodeID, ListenAddr: cfg.RaftAddr, Peers: cfg.Peers, Voters: cfg.voters(), Logger: log})
+		peers, hostTransport = n.transport, n.transport
+	}
 	n.host = replication.NewHost(replication.Config{
 		NodeID:         cfg.NodeID,
 		WAL:            w,
+		Transport:      hostTransport,
 		Workers:        cfg.Workers,
 		Tick:           cfg.RaftTick,
 		ElectionTicks:  cfg.ElectionTicks,
 		HeartbeatTicks: cfg.HeartbeatTicks,
 		Logger:         log,
+		OnLeaderChange: func(group, leader, term uint64) {
+			if b != nil {
+				b.LeaderChanged(group, leader, term)
+			}
+		},
 	}, recovered)
 	if err := n.host.AddGroup(cluster.ControllerGroup, cfg.voters(), ctrl); err != nil {
 		w.Close()
@@ -89,8 +103,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		Defaults: cluster.Defaults{RetentionMs: cfg.RetentionMs, RetentionBytes: cfg.RetentionBytes,
 			SegmentBytes: cfg.SegmentBytes, MaxMessageBytes: cfg.MaxMessageBytes},
 		Logger: log,
+		Peers:  peers,
 	}, n.host, ctrl)
 	n.broker = b
+	if n.transport != nil {
+		n.transport.SetHandlers(n.host.Handle, b.ServeCall)
+		if err := n.transport.Start(); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
 	n.host.Start()
 	b.Start()
 
@@ -121,13 +143,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 // join waits for the controller to have a leader, sets the cluster id if this node
 // created the cluster, and registers this broker's advertised address.
 func (n *Node) join(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.JoinTimeout)
 	defer cancel()
 	self := cluster.Broker{ID: int32(n.cfg.NodeID), Host: n.cfg.AdvertisedHost, Port: int32(n.cfg.advertisedPort()), Rack: n.cfg.Rack}
 	for {
 		err := n.registerOnce(ctx, self)
 		if err == nil {
 			return nil
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return fatal.err
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("joining the cluster: %w (last error: %v)", ctx.Err(), err)
@@ -140,14 +166,18 @@ func (n *Node) join(ctx context.Context) error {
 }
 
 func (n *Node) registerOnce(ctx context.Context, self cluster.Broker) error {
-	if l, _, _ := n.host.Leader(cluster.ControllerGroup); l != n.cfg.NodeID {
-		return replication.ErrNotLeader
+	if n.transport != nil {
+		if err := n.transport.MembershipError(); err != nil {
+			return &fatalError{err}
+		}
 	}
 	if n.ctrl.ClusterID() == "" {
+		if !n.cfg.Bootstrap {
+			return errors.New("waiting for a --bootstrap node to create the cluster")
+		}
 		var id [16]byte
 		_, _ = rand.Read(id[:])
-		if _, err := n.host.Propose(ctx, cluster.ControllerGroup, cluster.Encode(replication.HeaderRoom,
-			cluster.Command{Op: cluster.OpSetClusterID, ClusterID: hex.EncodeToString(id[:])})); err != nil {
+		if _, err := n.broker.ProposeController(ctx, cluster.Command{Op: cluster.OpSetClusterID, ClusterID: hex.EncodeToString(id[:])}); err != nil {
 			return err
 		}
 	}
@@ -156,10 +186,15 @@ func (n *Node) registerOnce(ctx context.Context, self cluster.Broker) error {
 			return nil
 		}
 	}
-	_, err := n.host.Propose(ctx, cluster.ControllerGroup, cluster.Encode(replication.HeaderRoom,
-		cluster.Command{Op: cluster.OpRegisterBroker, Broker: &self}))
+	_, err := n.broker.ProposeController(ctx, cluster.Command{Op: cluster.OpRegisterBroker, Broker: &self})
 	return err
 }
+
+// fatalError ends joining at once: retrying cannot fix it.
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return f.err.Error() }
+func (f *fatalError) Unwrap() error { return f.err }
 
 // KafkaAddr is the address the Kafka listener is bound to.
 func (n *Node) KafkaAddr() string { return n.kafka.Addr().String() }
@@ -172,8 +207,12 @@ func (n *Node) HTTPAddr() string {
 	return n.httpLn.Addr().String()
 }
 
-// Stop shuts the node down: listeners first, then replication, then storage.
+// Stop shuts the node down: it hands its leaderships to other nodes (bounded wait),
+// closes the listeners, then stops replication and storage.
 func (n *Node) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	n.broker.MoveLeadershipsAway(ctx)
+	cancel()
 	var errs []error
 	if n.http != nil {
 		errs = append(errs, n.http.Close())
@@ -186,6 +225,9 @@ func (n *Node) Stop() error {
 func (n *Node) stopCore() {
 	n.host.CheckpointAll()
 	n.host.Stop()
+	if n.transport != nil {
+		n.transport.Close()
+	}
 	n.broker.Stop()
 	n.wal.Close()
 }

@@ -1,0 +1,166 @@
+package broker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/chronik-stream/chronik/internal/cluster"
+)
+
+// rebalanceEvery is how often a leader hands partitions back to their preferred replica.
+const rebalanceEvery = 5 * time.Second
+
+// live reports whether a broker is reachable from here.
+func (b *Broker) live(id int32) bool {
+	return id == b.cfg.NodeID || b.cfg.Peers == nil || b.cfg.Peers.Live(uint64(id), liveWindow)
+}
+
+// leaderOf returns a partition group's leader as this node knows it: its own raft state
+// when it holds a replica, otherwise the leader last reported to the controller (if that
+// broker is live). -1 when unknown.
+func (b *Broker) leaderOf(group uint64) (leader int32, epoch int32) {
+	if l, term, err := b.host.Leader(group); err == nil {
+		if l == 0 {
+			return -1, int32(term)
+		}
+		return int32(l), int32(term)
+	}
+	if l, ok := b.ctrl.LeaderOf(group); ok && b.live(l.Node) {
+		return l.Node, int32(l.Term)
+	}
+	return -1, -1
+}
+
+// leaderReports deduplicates the leader reports sent to the controller.
+type leaderReports struct {
+	mu   sync.Mutex
+	sent map[uint64]uint64 // group -> term reported
+}
+
+// LeaderChanged is the replication host's leader-change hook: when this node becomes a
+// partition's leader it reports so to the controller, so that every node's Metadata
+// names it. It never blocks the caller.
+func (b *Broker) LeaderChanged(group, leader, term uint64) {
+	if group == cluster.ControllerGroup || leader != uint64(b.cfg.NodeID) {
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.reportLeader(group, term)
+	}()
+}
+
+func (b *Broker) reportLeader(group, term uint64) {
+	b.reports.mu.Lock()
+	if b.reports.sent == nil {
+		b.reports.sent = map[uint64]uint64{}
+	}
+	if b.reports.sent[group] >= term {
+		b.reports.mu.Unlock()
+		return
+	}
+	b.reports.mu.Unlock()
+	for attempt := 0; attempt < 100; attempt++ {
+		if l, t, err := b.host.Leader(group); err != nil || l != uint64(b.cfg.NodeID) || t != term {
+			return // superseded
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := b.propose(ctx, cluster.Command{Op: cluster.OpSetLeader, Group: group,
+			Leader: &cluster.Leader{Node: b.cfg.NodeID, Term: term}})
+		cancel()
+		if err == nil {
+			b.reports.mu.Lock()
+			if b.reports.sent[group] < term {
+				b.reports.sent[group] = term
+			}
+			b.reports.mu.Unlock()
+			return
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (b *Broker) leaderLoop() {
+	t := time.NewTicker(rebalanceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.rebalance()
+		}
+	}
+}
+
+// rebalance hands leadership of partitions this node leads back to their preferred
+// replica (the first of the assignment) when it is live and fully caught up, so that
+// leaders stay spread over the nodes as the assignment placed them.
+func (b *Broker) rebalance() {
+	for _, r := range b.localReplicas() {
+		t, ok := b.ctrl.Topic(r.topic)
+		if !ok || int(r.index) >= len(t.Partitions) {
+			continue
+		}
+		pref := t.Partitions[r.index].Replicas[0]
+		if pref == b.cfg.NodeID || !b.live(pref) {
+			continue
+		}
+		st, err := b.host.Status(r.group)
+		if err != nil || st.Lead != st.ID {
+			continue
+		}
+		if pr, ok := st.Progress[uint64(pref)]; ok && pr.RecentActive && pr.Match >= st.Commit {
+			_ = b.host.TransferLeadership(r.group, uint64(pref))
+		}
+	}
+}
+
+func (b *Broker) localReplicas() []*replica {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]*replica, 0, len(b.replicas))
+	for _, r := range b.replicas {
+		out = append(out, r)
+	}
+	return out
+}
+
+// MoveLeadershipsAway hands every group this node leads (the controller included) to a
+// live, caught-up replica and waits until they moved or ctx ends. Used before a
+// graceful stop so clients fail over without waiting for an election timeout.
+func (b *Broker) MoveLeadershipsAway(ctx context.Context) {
+	if b.cfg.Peers == nil {
+		return
+	}
+	for {
+		led := 0
+		for _, g := range b.host.Groups() {
+			st, err := b.host.Status(g)
+			if err != nil || st.Lead != st.ID {
+				continue
+			}
+			led++
+			for id, pr := range st.Progress {
+				if id != st.ID && pr.RecentActive && pr.Match >= st.Commit && b.live(int32(id)) {
+					_ = b.host.TransferLeadership(g, id)
+					break
+				}
+			}
+		}
+		if led == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
