@@ -72,7 +72,8 @@ func (a *ackLog) snapshot() (map[int32]map[int64]string, []string) {
 	return out, append([]string(nil), a.conflict...)
 }
 
-// TestCrashRestart: SIGKILL while producing, three times. Measured: ~3 s.
+// TestCrashRestart: SIGKILL while producing, three times. Measured on 2 cores: ~1.5 s
+// (20k acknowledgements take ~0.2 s; a restart ~0.1-0.3 s).
 func TestCrashRestart(t *testing.T) {
 	produceStopRestart(t, 3, "SIGKILL", (*server).kill)
 }

@@ -6,6 +6,9 @@
 //
 //	go test -tags e2e -count=1 ./e2e/ -v
 //
+// CHRONIK_E2E_RACE=1 builds the server with -race (a data race reported in a server log
+// fails the test that ran it); CHRONIK_E2E_CLUSTER=1 runs the 3-node raft-cluster tests.
+//
 // Needs kcat and, for the python tests, /usr/bin/python3 with the kafka (kafka-python)
 // and confluent_kafka modules (Debian: apt-get install -y kcat python3-kafka
 // python3-confluent-kafka python3-lz4 python3-snappy python3-zstandard). A missing
@@ -39,7 +42,12 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	serverBin = filepath.Join(dir, "chronik-server")
-	build := exec.Command("go", "build", "-o", serverBin, "./cmd/chronik-server")
+	args := []string{"build", "-o", serverBin}
+	if os.Getenv("CHRONIK_E2E_RACE") != "" {
+		// A race-detector binary: any race report in a server log fails its test.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/chronik-server")...)
 	build.Dir = ".." // the module root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

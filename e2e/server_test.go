@@ -53,14 +53,30 @@ func freePort(t *testing.T) int {
 // dir (or dataDir when not empty) and waits until it answers Kafka requests.
 func startStandalone(t *testing.T, extra ...string) *server {
 	t.Helper()
-	port := freePort(t)
-	dir := filepath.Join(t.TempDir(), "data")
-	args := append([]string{"standalone", "--bind", "127.0.0.1", "--advertised-host", "localhost",
-		"--kafka-port", strconv.Itoa(port), "--http-port", "-1", "--data-dir", dir}, extra...)
-	s := newServer(t, "standalone", args, port, dir)
-	s.start()
-	s.waitReady(1, 30*time.Second)
-	return s
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		dir := filepath.Join(t.TempDir(), "data")
+		args := append([]string{"standalone", "--bind", "127.0.0.1", "--advertised-host", "localhost",
+			"--kafka-port", strconv.Itoa(port), "--http-port", "-1", "--data-dir", dir}, extra...)
+		s := newServer(t, "standalone", args, port, dir)
+		s.start()
+		err := s.waitReadyErr(1, 30*time.Second)
+		if err == nil {
+			return s
+		}
+		if attempt < 3 && s.exited() && s.portTaken() {
+			t.Logf("port %d was taken by someone else; retrying with another", port)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+// portTaken reports whether the server log says its port was in use (another process
+// took the free port between freePort and the server's bind).
+func (s *server) portTaken() bool {
+	b, _ := os.ReadFile(s.logPath)
+	return bytes.Contains(b, []byte("address already in use"))
 }
 
 func newServer(t *testing.T, name string, args []string, port int, dataDir string) *server {
@@ -68,6 +84,10 @@ func newServer(t *testing.T, name string, args []string, port int, dataDir strin
 		logPath: filepath.Join(t.TempDir(), name+".log")}
 	t.Cleanup(func() {
 		s.kill()
+		if b, _ := os.ReadFile(s.logPath); bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			i := bytes.Index(b, []byte("WARNING: DATA RACE"))
+			t.Errorf("%s reported a data race (%s):\n%s", s.name, s.logPath, tail(b[i:min(len(b), i+6000)], 6000))
+		}
 		if t.Failed() {
 			t.Logf("--- %s log (%s), last lines:\n%s", s.name, s.logPath, s.logTail(40))
 		}
@@ -142,18 +162,23 @@ func (s *server) pid() int {
 // process exits.
 func (s *server) waitReady(brokers int, timeout time.Duration) {
 	s.t.Helper()
+	if err := s.waitReadyErr(brokers, timeout); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *server) waitReadyErr(brokers int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var last error
 	for {
 		if s.exited() {
-			s.t.Fatalf("%s exited while starting (%v); log:\n%s", s.name, s.err, s.logTail(30))
+			return fmt.Errorf("%s exited while starting (%v); log:\n%s", s.name, s.err, s.logTail(30))
 		}
-		last = probe(s.addr(), brokers)
+		last := probe(s.addr(), brokers)
 		if last == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s not ready after %v: %v; log:\n%s", s.name, timeout, last, s.logTail(30))
+			return fmt.Errorf("%s not ready after %v: %v; log:\n%s", s.name, timeout, last, s.logTail(30))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -64,7 +64,7 @@ func (o *options) register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.AdvertisedPort, "advertised-port", c.AdvertisedPort,
 		"`port` clients are told to connect to (0 = the --kafka-port)")
 	fs.IntVar(&c.HTTPPort, "http-port", c.HTTPPort,
-		"TCP `port` serving /metrics (Prometheus) and /health (0 picks a free port, -1 disables the HTTP listener)")
+		"TCP `port` serving /metrics (Prometheus) and /health (0 picks a free port, -1 disables the HTTP listener; raft-cluster nodes default to 9643 + node id)")
 	fs.StringVar(&c.Rack, "rack", c.Rack,
 		"`rack` id of this node, for clients fetching from the nearest replica (KIP-392); empty = no rack")
 	fs.Int32Var(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes,
@@ -189,6 +189,10 @@ func (o *options) resolve(fs *pflag.FlagSet, env lookupEnv) (server.Config, slog
 
 	cfg := o.cfg
 	if o.cluster {
+		if _, set := src["http-port"]; !set && cfg.HTTPPort == server.DefaultConfig().HTTPPort {
+			// Several nodes often share a host: node N serves HTTP on 9643+N by default.
+			cfg.HTTPPort = server.DefaultConfig().HTTPPort - 1 + int(cfg.NodeID)
+		}
 		cfg.Peers = nil
 		if o.peers != "" {
 			peers, err := parsePeers(o.peers, cfg.NodeID)

@@ -39,7 +39,8 @@ def produce_consume(codec, n):
 
     t0 = time.time()
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                  "compression.type": codec, "linger.ms": 5, "message.timeout.ms": 60000})
+                  "compression.type": codec, "linger.ms": 5, "message.timeout.ms": 60000,
+                  "sticky.partitioning.linger.ms": 0})  # keyless records spread over all partitions
     for i in range(n):
         while True:
             try:
@@ -102,6 +103,16 @@ def result(futures, what):
             fail("%s %s: %s" % (what, k, e))
 
 
+def expect_error(futures, code, what):
+    for k, f in futures.items():
+        try:
+            f.result(timeout=30)
+            fail("%s succeeded, want %s" % (what, KafkaError(code).name()))
+        except KafkaException as e:
+            if e.args[0].code() != code:
+                fail("%s: %s, want %s" % (what, e, KafkaError(code).name()))
+
+
 def admin():
     a = AdminClient({"bootstrap.servers": bootstrap})
     name = "ck-admin-" + uuid.uuid4().hex[:6]
@@ -128,6 +139,22 @@ def admin():
             fail("segment.bytes = %r" % entries["segment.bytes"].value)
         if entries["retention.ms"].is_default:
             fail("retention.ms reported as default")
+    # alter_configs (AlterConfigs replaces the topic's set configs) and read it back.
+    res = ConfigResource("topic", name, set_config={"retention.ms": "5400000", "segment.bytes": "1048576"})
+    result(a.alter_configs([res]), "alter_configs")
+    for r, f in a.describe_configs([ConfigResource("topic", name)]).items():
+        entries = f.result(timeout=30)
+        if entries["retention.ms"].value != "5400000":
+            fail("retention.ms after alter_configs = %r" % entries["retention.ms"].value)
+    # Refused requests carry Kafka's error codes.
+    expect_error(a.create_topics([NewTopic("ck-bad-config-" + uuid.uuid4().hex[:6], 1, 1, config={"retention.ms": "soon"})]),
+                 KafkaError.INVALID_CONFIG, "create_topics with retention.ms=soon")
+    expect_error(a.create_topics([NewTopic("ck-rf3-" + uuid.uuid4().hex[:6], 1, 3)]),
+                 KafkaError.INVALID_REPLICATION_FACTOR, "create_topics with replication factor 3 on one broker")
+    expect_error(a.create_topics([NewTopic("bad/name", 1, 1)]),
+                 KafkaError.TOPIC_EXCEPTION, "create_topics named bad/name")
+    expect_error(a.create_topics([NewTopic("ck-zero-" + uuid.uuid4().hex[:6], 0, 1)]),
+                 KafkaError.INVALID_PARTITIONS, "create_topics with 0 partitions")
     result(a.create_partitions([NewPartitions(name, 5)], operation_timeout=10), "create_partitions")
     deadline = time.time() + 10
     while len(a.list_topics(topic=name, timeout=10).topics[name].partitions) != 5:
@@ -156,7 +183,7 @@ def admin():
         except KafkaException as e:
             if e.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 fail("delete_topics on a missing topic: %s, want UNKNOWN_TOPIC_OR_PART" % e)
-    print("admin: create_topics(configs)/describe_configs/create_partitions/delete_topics ok")
+    print("admin: create_topics(configs)/describe_configs/alter_configs/create_partitions/delete_topics and error codes ok")
 
 
 cmd = sys.argv[2]

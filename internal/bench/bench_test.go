@@ -16,7 +16,7 @@ import (
 func tiny() Config {
 	c := Quick()
 	c.Records = 2000
-	c.Duration = 2 * time.Second
+	c.Duration = time.Minute // the record count, not the clock, ends the produce runs
 	c.LatencyDuration = 300 * time.Millisecond
 	c.Producers = 2
 	return c

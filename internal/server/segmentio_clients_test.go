@@ -169,6 +169,10 @@ func segmentioReadAll(t *testing.T, addr, topic string, partitions int, want map
 	}
 }
 
+// TestSegmentioWriterReader: Conn.CreateTopics through the controller (4 partitions, a
+// config), TOPIC_ALREADY_EXISTS through the Client API, 4000 records through a Writer
+// with RequiredAcks=all and a hash balancer, 500 more with each codec, one Reader per
+// partition, Conn.ReadOffsets, DeleteTopics. Measured: ~5-7 s on 2 cores.
 func TestSegmentioWriterReader(t *testing.T) {
 	n := startNode(t, testConfig(t.TempDir()))
 	defer n.Stop()
@@ -204,25 +208,17 @@ func TestSegmentioWriterReader(t *testing.T) {
 		t.Fatalf("ReadPartitions: %d partitions, want %d", len(pinfo), parts)
 	}
 
-	t0 := time.Now()
 	want := segmentioWrite(t, addr, topic, "a", 4000, nil, 0)
-	t.Logf("write 4000: %v", time.Since(t0))
-	t0 = time.Now()
 	if len(want) != parts {
 		t.Fatalf("records on %d partitions, want %d", len(want), parts)
 	}
 	segmentioReadAll(t, addr, topic, parts, want)
-	t.Logf("read 4000: %v", time.Since(t0))
-	t0 = time.Now()
 
 	// Compressed batches append after the plain ones.
 	for _, c := range []kafka.Compression{kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
 		want = segmentioWrite(t, addr, topic, c.String(), 500, want, c)
 	}
-	t.Logf("write 2000 compressed: %v", time.Since(t0))
-	t0 = time.Now()
 	segmentioReadAll(t, addr, topic, parts, want)
-	t.Logf("read 6000: %v", time.Since(t0))
 
 	// Conn-level offsets agree with the writes.
 	for p := 0; p < parts; p++ {
@@ -258,6 +254,8 @@ func TestSegmentioWriterReader(t *testing.T) {
 	}
 }
 
+// TestSegmentioAutoCreateAndConn: DialLeader on a topic that does not exist yet
+// (auto-created), 2000 records written through the leader Conn to partition 1.
 func TestSegmentioAutoCreateAndConn(t *testing.T) {
 	n := startNode(t, testConfig(t.TempDir()))
 	defer n.Stop()
