@@ -22,7 +22,7 @@ const maxDecompressionFactor = 64
 // Produce implements kafka.Backend. The batches are validated here, on the leader, then
 // replicated; the answer comes once they are applied, that is committed (acks=1 and
 // acks=all alike; acks=0 callers drop the answer).
-func (b *Broker) Produce(ctx context.Context, topic string, index int32, records []byte, acks int16) (kafka.ProduceResult, error) {
+func (b *Broker) Produce(ctx context.Context, topic string, index int32, records []byte, acks int16, queued func()) (kafka.ProduceResult, error) {
 	fail := func(err error) (kafka.ProduceResult, error) { return kafka.ProduceResult{}, err }
 	if acks != 0 && acks != 1 && acks != -1 {
 		return fail(kerr.InvalidRequiredAcks)
@@ -52,7 +52,12 @@ func (b *Broker) Produce(ctx context.Context, topic string, index int32, records
 	if cluster.Effective(t.Configs, "message.timestamp.type", b.cfg.Defaults) == "LogAppendTime" {
 		appendTime = time.Now().UnixMilli()
 	}
-	v, err := b.host.Propose(ctx, r.group, partition.EncodeProduce(replication.HeaderRoom, records, appendTime))
+	pending, err := b.host.Submit(r.group, partition.EncodeProduce(replication.HeaderRoom, records, appendTime))
+	if err != nil {
+		return fail(mapReplicationErr(err))
+	}
+	queued()
+	v, err := pending.Wait(ctx)
 	if err != nil {
 		return fail(mapReplicationErr(err))
 	}

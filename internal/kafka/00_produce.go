@@ -23,6 +23,7 @@ package kafka
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -80,8 +81,21 @@ func handleProduce(ctx context.Context, s *Server, r *Request) (kmsg.Response, e
 
 	pctx, cancel := withRequestTimeout(ctx, req.TimeoutMillis)
 	defer cancel()
+	// Once every partition's write is queued, the next Produce on the connection may
+	// start: its writes are appended after these, and both replicate together.
+	var unqueued atomic.Int32
+	unqueued.Store(int32(len(jobs)))
 	run := func(j job) {
-		res, err := s.backend.Produce(pctx, j.topic, j.rp.Partition, j.rp.Records, req.Acks)
+		var once sync.Once
+		queued := func() {
+			once.Do(func() {
+				if unqueued.Add(-1) == 0 && r.markOrdered != nil {
+					r.markOrdered()
+				}
+			})
+		}
+		res, err := s.backend.Produce(pctx, j.topic, j.rp.Partition, j.rp.Records, req.Acks, queued)
+		queued()
 		setProduceResult(req.Version, j.out, res, err)
 	}
 	if len(jobs) == 1 {

@@ -271,7 +271,7 @@ func (b *adminFakeBackend) AlterConfigs(_ context.Context, resourceType int8, na
 	return nil
 }
 
-func (b *adminFakeBackend) Produce(context.Context, string, int32, []byte, int16) (ProduceResult, error) {
+func (b *adminFakeBackend) Produce(context.Context, string, int32, []byte, int16, func()) (ProduceResult, error) {
 	return ProduceResult{}, kerr.UnknownTopicOrPartition
 }
 

@@ -51,7 +51,11 @@ type Backend interface {
 	// MessageTooLarge, RecordListTooLarge, InvalidRecord, OutOfOrderSequenceNumber,
 	// DuplicateSequenceNumber, InvalidProducerEpoch, InvalidTimestamp,
 	// NotEnoughReplicas, RequestTimedOut, InvalidRequiredAcks.
-	Produce(ctx context.Context, topic string, partition int32, records []byte, acks int16) (ProduceResult, error)
+	//
+	// queued (never nil) is called at most once, as soon as the write has its place in
+	// the partition's order: a Produce to the same partition started after queued is
+	// appended after this one. Produce may return without calling it.
+	Produce(ctx context.Context, topic string, partition int32, records []byte, acks int16, queued func()) (ProduceResult, error)
 
 	// Fetch reads whole stored batches from offset on, at most maxBytes of them, except that
 	// the first batch is returned whole even if larger (Kafka's rule). It never blocks.

@@ -82,6 +82,12 @@ type conn struct {
 // slot is one request's place in the response order.
 type slot struct {
 	handled chan struct{} // closed once out/failed are final
+	// ordered is closed once the request's effects have their place in order (a Produce
+	// whose writes are queued on their partitions), at the latest when handled. The next
+	// serial request waits only for this, so pipelined Produce requests overlap their
+	// replication while their appends keep the connection's order.
+	ordered     chan struct{}
+	orderedOnce sync.Once
 	size    int           // request bytes accounted to the connection
 	out     []byte        // framed response; nil means nothing to write
 	failed  bool          // the connection must be closed instead of answering
@@ -205,7 +211,8 @@ func (c *conn) readLoop() {
 		if !c.takeBytes(len(frame)) {
 			return
 		}
-		sl := &slot{handled: make(chan struct{}), size: len(frame)}
+		sl := &slot{handled: make(chan struct{}), ordered: make(chan struct{}), size: len(frame)}
+		req.markOrdered = sl.markOrdered
 		deps := c.dependencies(req.Key, sl)
 		c.queue <- sl // never blocks: the queue holds at most maxInFlight slots
 		c.s.wg.Add(1)
@@ -239,14 +246,19 @@ func (c *conn) enqueue(sl *slot) bool {
 	return true
 }
 
+// markOrdered closes the slot's ordered channel (once).
+func (sl *slot) markOrdered() {
+	sl.orderedOnce.Do(func() { close(sl.ordered) })
+}
+
 // dependencies returns what the request in sl must wait for before it is handled, and
 // records sl in the ordering state. See the comment at the top of the file.
 func (c *conn) dependencies(key int16, sl *slot) []chan struct{} {
 	var deps []chan struct{}
-	if c.lastSerial != nil {
-		deps = append(deps, c.lastSerial.handled)
-	}
 	if concurrentKeys[key] {
+		if c.lastSerial != nil {
+			deps = append(deps, c.lastSerial.handled)
+		}
 		// Drop requests already handled, keeping the list short on a connection that
 		// only ever sends concurrent requests.
 		kept := c.sinceLast[:0]
@@ -260,6 +272,9 @@ func (c *conn) dependencies(key int16, sl *slot) []chan struct{} {
 		c.sinceLast = append(kept, sl)
 		return deps
 	}
+	if c.lastSerial != nil {
+		deps = append(deps, c.lastSerial.ordered)
+	}
 	for _, p := range c.sinceLast {
 		deps = append(deps, p.handled)
 	}
@@ -272,6 +287,7 @@ func (c *conn) dependencies(key int16, sl *slot) []chan struct{} {
 func (c *conn) handle(req *Request, sl *slot, deps []chan struct{}) {
 	defer c.s.wg.Done()
 	defer close(sl.handled)
+	defer sl.markOrdered()
 	defer func() {
 		if r := recover(); r != nil {
 			c.s.stats.panics.Add(1)

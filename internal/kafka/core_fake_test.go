@@ -165,7 +165,7 @@ func (f *coreFake) TopicNameByID(id [16]byte) (string, bool) {
 	return n, ok
 }
 
-func (f *coreFake) Produce(_ context.Context, topic string, partition int32, records []byte, _ int16) (ProduceResult, error) {
+func (f *coreFake) Produce(_ context.Context, topic string, partition int32, records []byte, _ int16, _ func()) (ProduceResult, error) {
 	f.mu.Lock()
 	p, err := f.part(topic, partition)
 	if err != nil {

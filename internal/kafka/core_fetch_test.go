@@ -66,7 +66,7 @@ func TestCoreFetchSessionsRaw(t *testing.T) {
 	}
 
 	// New data on partition 1 only.
-	if _, err := f.Produce(ctx, "fs", 1, makeBatch("x"), -1); err != nil {
+	if _, err := f.Produce(ctx, "fs", 1, makeBatch("x"), -1, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	inc.SessionEpoch = 2
@@ -77,7 +77,7 @@ func TestCoreFetchSessionsRaw(t *testing.T) {
 	}
 
 	// Forget partition 1, move partition 0: only partition 0 may show up.
-	if _, err := f.Produce(ctx, "fs", 1, makeBatch("y"), -1); err != nil {
+	if _, err := f.Produce(ctx, "fs", 1, makeBatch("y"), -1, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	inc = fetchReq(12, "fs", [16]byte{}, map[int32]int64{0: 0})
@@ -130,7 +130,7 @@ func TestCoreFetchMaxBytes(t *testing.T) {
 	ctx := testCtx(t)
 	for p := range int32(2) {
 		for range 2 {
-			if _, err := f.Produce(ctx, "mb", p, makeBatch("0123456789"), -1); err != nil {
+			if _, err := f.Produce(ctx, "mb", p, makeBatch("0123456789"), -1, func() {}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -163,7 +163,7 @@ func TestCoreFetchTopicIDsAndErrors(t *testing.T) {
 	_, f, addr := startCore(t, Config{})
 	f.createTopic("ids", 1)
 	ctx := testCtx(t)
-	if _, err := f.Produce(ctx, "ids", 0, makeBatch("a"), -1); err != nil {
+	if _, err := f.Produce(ctx, "ids", 0, makeBatch("a"), -1, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()

@@ -314,7 +314,7 @@ func TestCoreListOffsetsAndInitProducerIDRaw(t *testing.T) {
 	_, f, addr := startCore(t, Config{})
 	f.createTopic("l", 1)
 	ctx := testCtx(t)
-	if _, err := f.Produce(ctx, "l", 0, makeBatch("a", "b", "c"), -1); err != nil {
+	if _, err := f.Produce(ctx, "l", 0, makeBatch("a", "b", "c"), -1, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	c := rawDial(t, addr)

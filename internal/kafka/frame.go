@@ -44,13 +44,16 @@ func readFrame(r io.Reader, limit int32) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	buf := make([]byte, 0, frameChunk)
-	for len(buf) < int(size) {
-		n := min(int(size)-len(buf), frameChunk)
-		buf = append(buf, make([]byte, n)...)
-		if _, err := io.ReadFull(r, buf[len(buf)-n:]); err != nil {
-			return nil, truncated(err)
-		}
+	// Read the first chunk into a small buffer; once the peer has sent it, allocate the
+	// whole frame at once (one copy of the first chunk instead of repeated growth).
+	first := make([]byte, frameChunk)
+	if _, err := io.ReadFull(r, first); err != nil {
+		return nil, truncated(err)
+	}
+	buf := make([]byte, size)
+	copy(buf, first)
+	if _, err := io.ReadFull(r, buf[frameChunk:]); err != nil {
+		return nil, truncated(err)
 	}
 	return buf, nil
 }

@@ -54,6 +54,9 @@ type Request struct {
 	ClientID      *string
 	// Body is the decoded request; its version is already set.
 	Body kmsg.Request
+	// markOrdered, when set, tells the connection that the request's effects have their
+	// place in order, so the next serial request may start (see slot.ordered).
+	markOrdered func()
 }
 
 // NewServer returns a server answering through b. log may be nil (slog.Default is used).

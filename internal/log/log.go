@@ -189,6 +189,7 @@ func (l *Log) appendChunk(b []byte, last int64) (int, error) {
 	l.mu.Unlock()
 	s.logDirty = true
 	l.markDirty(s)
+	s.startWriteback(pos + int64(n))
 	return n, nil
 }
 

@@ -236,6 +236,22 @@ const HeaderRoom = 8
 // ErrNotLeader (rejected, safe to retry elsewhere), ErrLeadershipLost (outcome unknown),
 // ctx's error, ErrUnknownGroup, ErrStopped.
 func (h *Host) Propose(ctx context.Context, id uint64, data []byte) (any, error) {
+	p, err := h.Submit(id, data)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a submitted proposal.
+type Pending struct {
+	g *group
+	p *proposal
+}
+
+// Submit queues a proposal (see Propose for data's contract) and returns at once.
+// Proposals submitted to a group are appended to its log in submission order.
+func (h *Host) Submit(id uint64, data []byte) (*Pending, error) {
 	if len(data) < HeaderRoom {
 		return nil, fmt.Errorf("proposal of %d bytes has no header room", len(data))
 	}
@@ -252,11 +268,17 @@ func (h *Host) Propose(ctx context.Context, id uint64, data []byte) (any, error)
 	p := &proposal{id: h.propSeq.Add(1), data: data, done: make(chan result, 1)}
 	putPropID(p.data, p.id)
 	g.enqueueProposal(p)
+	return &Pending{g: g, p: p}, nil
+}
+
+// Wait returns the proposal's result once applied here (see Propose for the errors).
+// When ctx ends first the proposal is forgotten (it may still commit).
+func (p *Pending) Wait(ctx context.Context) (any, error) {
 	select {
-	case r := <-p.done:
+	case r := <-p.p.done:
 		return r.val, r.err
 	case <-ctx.Done():
-		g.forget(p.id)
+		p.g.forget(p.p.id)
 		return nil, ctx.Err()
 	}
 }
