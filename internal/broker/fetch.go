@@ -30,6 +30,12 @@ func (b *Broker) Fetch(req kafka.FetchPartition) (kafka.FetchResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if pref := b.preferredReplica(r, req.ReplicaRack); pref >= 0 {
+		// KIP-392: point a client in another rack at an in-sync replica in its own.
+		res.PreferredReadReplica = pref
+		res.HighWatermark, res.LastStableOffset, res.LogStartOffset = r.p.HighWatermark(), r.p.HighWatermark(), r.p.StartOffset()
+		return res, nil
+	}
 	p := r.p
 	res.HighWatermark = p.HighWatermark()
 	res.LastStableOffset = res.HighWatermark
@@ -110,4 +116,29 @@ func (b *Broker) DeleteRecords(ctx context.Context, topic string, index int32, b
 		return -1, x
 	}
 	return -1, kerr.UnknownServerError
+}
+
+// preferredReplica returns, when this node leads the partition and the client names a
+// rack other than this node's, a live in-sync replica in the client's rack; else -1.
+func (b *Broker) preferredReplica(r *replica, clientRack string) int32 {
+	if clientRack == "" || clientRack == b.cfg.Rack {
+		return -1
+	}
+	if l, _, _ := b.host.Leader(r.group); l != uint64(b.cfg.NodeID) {
+		return -1
+	}
+	t, ok := b.ctrl.Topic(r.topic)
+	if !ok || int(r.index) >= len(t.Partitions) {
+		return -1
+	}
+	racks := map[int32]string{}
+	for _, br := range b.ctrl.Brokers() {
+		racks[br.ID] = br.Rack
+	}
+	for _, id := range b.isr(r.group, t.Partitions[r.index].Replicas) {
+		if id != b.cfg.NodeID && racks[id] == clientRack && b.live(id) {
+			return id
+		}
+	}
+	return -1
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/chronik-stream/chronik/internal/group"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -333,4 +334,10 @@ func (b *adminFakeBackend) topicCount() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.topics)
+}
+
+func (b *adminFakeBackend) Groups() *group.Coordinator { return nil }
+
+func (b *adminFakeBackend) GroupCoordinator(string) (BrokerInfo, error) {
+	return b.Brokers()[0], nil
 }

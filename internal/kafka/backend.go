@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+
+	"github.com/chronik-stream/chronik/internal/group"
 )
 
 // Backend is everything the Kafka protocol layer asks of the node it runs on. The protocol
@@ -77,6 +79,13 @@ type Backend interface {
 	// InitProducerID hands out a producer id and epoch. With a producer id and epoch given
 	// (KIP-360) it bumps the epoch of that producer.
 	InitProducerID(ctx context.Context, transactionalID *string, producerID int64, producerEpoch int16) (int64, int16, error)
+
+	// Groups is the consumer-group coordinator of this node (nil: none yet; group requests
+	// are then answered COORDINATOR_NOT_AVAILABLE).
+	Groups() *group.Coordinator
+	// GroupCoordinator returns the broker that leads the __consumer_offsets partition
+	// (group.PartitionFor) holding key's group; kerr.CoordinatorNotAvailable if none.
+	GroupCoordinator(key string) (BrokerInfo, error)
 }
 
 // BrokerInfo is one live broker.

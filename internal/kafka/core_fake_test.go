@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/chronik-stream/chronik/internal/group"
 	"github.com/chronik-stream/chronik/internal/record"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -292,3 +293,9 @@ func (f *coreFake) DeleteRecords(context.Context, string, int32, int64) (int64, 
 	return 0, kerr.InvalidRequest
 }
 func (f *coreFake) LogDirs() []LogDirInfo { return nil }
+
+func (f *coreFake) Groups() *group.Coordinator { return nil }
+
+func (f *coreFake) GroupCoordinator(string) (BrokerInfo, error) {
+	return f.Brokers()[0], nil
+}

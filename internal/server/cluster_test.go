@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-stream/chronik/internal/kafka"
+	"github.com/chronik-stream/chronik/internal/record"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -195,4 +197,100 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A node that was down while the others compacted their raft logs past what it has is
+// caught up by a snapshot: it copies the partition data from the leader and then follows.
+func TestClusterCatchUpBySnapshot(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	adm := kadm.NewClient(newClient(t, c.seeds()))
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "catchup"); err != nil {
+		t.Fatal(err)
+	}
+	p := newClient(t, c.seeds(), kgo.DefaultProduceTopic("catchup"), kgo.RecordRetries(100))
+	produceN := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("r%d", i))}).FirstErr(); err != nil {
+				t.Fatalf("produce %d: %v", i, err)
+			}
+		}
+	}
+	produceN(0, 50)
+	// Stop a follower of the partition, then write well past the entries a leader keeps.
+	md, err := adm.Metadata(ctx, "catchup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := md.Topics["catchup"].Partitions[0].Leader
+	down := int32(1)
+	if leader == 1 {
+		down = 2
+	}
+	c.nodes[down-1].Stop()
+	c.nodes[down-1] = nil
+	produceN(50, 800)
+	for _, n := range c.nodes {
+		if n != nil {
+			n.host.CheckpointAll()
+		}
+	}
+	// Wait until the leader compacted past the stopped node's log.
+	waitFor(t, "compaction", func() bool {
+		for _, n := range c.nodes {
+			if n != nil {
+				n.host.CheckpointAll()
+			}
+		}
+		ln := c.nodes[leader-1]
+		for _, g := range ln.host.Groups() {
+			st, err := ln.host.Status(g)
+			if err == nil && g != 0 && st.Applied >= 700 {
+				return true
+			}
+		}
+		return false
+	})
+	n, err := Start(ctx, c.cfgs[down-1], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[down-1] = n
+	// The restarted node holds every record in its own log, at the same offsets.
+	waitFor(t, "catch-up", func() bool {
+		res, err := n.broker.Fetch(kafka.FetchPartition{Topic: "catchup", Offset: 0, MaxBytes: 1})
+		return err == nil && res.HighWatermark >= 800
+	})
+	got := 0
+	for off := int64(0); off < 800; {
+		res, err := n.broker.Fetch(kafka.FetchPartition{Topic: "catchup", Offset: off, MaxBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range record.SplitPartial(res.Records) {
+			_ = record.ForEachRecord(b.Bytes, func(r record.Record) bool {
+				if r.Offset >= off {
+					if string(r.Value) != fmt.Sprintf("r%d", r.Offset) {
+						t.Fatalf("offset %d holds %q", r.Offset, r.Value)
+					}
+					got++
+					off = r.Offset + 1
+				}
+				return true
+			})
+		}
+	}
+	if got != 800 {
+		t.Fatalf("restarted node holds %d of 800 records", got)
+	}
+}
+
+func newClient(t *testing.T, seeds []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
