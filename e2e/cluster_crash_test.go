@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +24,6 @@ import (
 // (caught-up) nodes lead later. Measured on 2 cores: ~12 s; a partition takes writes
 // again ~1.1-2 s after its leader is killed, full ISR ~1.6-3.5 s after the kill.
 func TestClusterLeaderCrash(t *testing.T) {
-	if os.Getenv("CHRONIK_E2E_CLUSTER") == "" {
-		t.Skip("raft-cluster mode under construction (set CHRONIK_E2E_CLUSTER=1 to run)")
-	}
 	c := startSeedCluster(t)
 	var addrs []string
 	for id := 1; id <= 3; id++ {
@@ -173,9 +169,6 @@ func waitFullISR(t *testing.T, c *cluster, timeout time.Duration) {
 // and check every acknowledged record survived, twice. Measured: ~6 s (the cluster is
 // back with full ISR ~1.5 s after the kill).
 func TestClusterKillAll(t *testing.T) {
-	if os.Getenv("CHRONIK_E2E_CLUSTER") == "" {
-		t.Skip("raft-cluster mode under construction (set CHRONIK_E2E_CLUSTER=1 to run)")
-	}
 	c := startSeedCluster(t)
 	var addrs []string
 	for id := 1; id <= 3; id++ {

@@ -115,9 +115,6 @@ func (c *cluster) env() []string {
 // ~11 s, 10 of them the script's consumer_timeout_ms; scenario 2 ~19 s: 5 s of sends,
 // failover ~3 s, 10 s consumer timeout; the killed node rejoins in ~0.3-1.3 s).
 func TestClusterSeedScenarios(t *testing.T) {
-	if os.Getenv("CHRONIK_E2E_CLUSTER") == "" {
-		t.Skip("raft-cluster mode under construction (set CHRONIK_E2E_CLUSTER=1 to run)")
-	}
 	needPython(t, "python3-kafka", "kafka")
 	start := time.Now()
 	c := startSeedCluster(t)

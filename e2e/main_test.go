@@ -7,7 +7,7 @@
 //	go test -tags e2e -count=1 ./e2e/ -v
 //
 // CHRONIK_E2E_RACE=1 builds the server with -race (a data race reported in a server log
-// fails the test that ran it); CHRONIK_E2E_CLUSTER=1 runs the 3-node raft-cluster tests.
+// fails the test that ran it).
 //
 // Needs kcat and, for the python tests, /usr/bin/python3 with the kafka (kafka-python)
 // and confluent_kafka modules (Debian: apt-get install -y kcat python3-kafka

@@ -51,10 +51,11 @@ type group struct {
 	pending map[uint64]*proposal
 
 	// statusMu guards cached status read by other goroutines.
-	statusMu sync.Mutex
-	lastStat raft.Status
-	conf     raftpb.ConfState // worker only
-	round    uint64           // worker only: the last round that stepped the group
+	statusMu    sync.Mutex
+	lastStat    raft.Status
+	conf        raftpb.ConfState // worker only
+	round       uint64           // worker only: the last round that stepped the group
+	statusTicks int              // worker only: ticks since the cached status was refreshed
 }
 
 // compaction asks the worker to snapshot and compact the raft log at an index the state

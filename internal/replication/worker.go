@@ -237,11 +237,8 @@ func (w *worker) persistAndApply(tick bool) {
 			w.leaderChange(g, r.rd.SoftState.Lead)
 		}
 		g.rn.Advance(r.rd)
-		if tick && g.leader.Load() == w.h.cfg.NodeID {
-			st := g.rn.Status()
-			g.statusMu.Lock()
-			g.lastStat = st
-			g.statusMu.Unlock()
+		if tick {
+			w.refreshStatus(g)
 		}
 		if g.rn.HasReady() {
 			g.mu.Lock()
@@ -341,11 +338,37 @@ func (w *worker) restore(g *group, snap raftpb.Snapshot) {
 	w.batch.Compact(g.id, wal.Compaction{Index: md.Index, Term: md.Term, ConfState: md.ConfState})
 }
 
+// statusEvery is how many ticks apart a leader's cached raft status (its followers'
+// progress, read by ISR and leadership decisions) is refreshed.
+const statusEvery = 5
+
+// refreshStatus caches the group's raft status: the full status (with progress) for a
+// leader every few ticks, an empty one otherwise.
+func (w *worker) refreshStatus(g *group) {
+	g.statusTicks++
+	leader := g.leader.Load() == w.h.cfg.NodeID
+	if leader && g.statusTicks < statusEvery && g.lastStat.Progress != nil {
+		return
+	}
+	g.statusTicks = 0
+	var st raft.Status
+	if leader {
+		st = g.rn.Status()
+	}
+	g.statusMu.Lock()
+	g.lastStat = st
+	g.statusMu.Unlock()
+}
+
 func (w *worker) leaderChange(g *group, lead uint64) {
 	was := g.leader.Swap(lead)
 	g.term.Store(g.rn.BasicStatus().Term)
 	if was == w.h.cfg.NodeID && lead != w.h.cfg.NodeID {
 		g.failPending(ErrLeadershipLost)
+	}
+	if was != lead {
+		g.statusTicks = statusEvery // refresh the cached status at once
+		w.refreshStatus(g)
 	}
 	if was != lead && w.h.cfg.OnLeaderChange != nil {
 		w.h.cfg.OnLeaderChange(g.id, lead, g.term.Load())
