@@ -116,7 +116,7 @@ func (b *Broker) rebalance() {
 		if err != nil || st.Lead != st.ID {
 			continue
 		}
-		if pr, ok := st.Progress[uint64(pref)]; ok && pr.RecentActive && pr.Match >= st.Commit {
+		if pr, ok := st.Progress[uint64(pref)]; ok && pr.Match >= st.Commit {
 			_ = b.host.TransferLeadership(r.group, uint64(pref))
 		}
 	}
@@ -147,7 +147,7 @@ func (b *Broker) MoveLeadershipsAway(ctx context.Context) {
 				continue
 			}
 			for id, pr := range st.Progress {
-				if id != st.ID && pr.RecentActive && pr.Match >= st.Commit && b.live(int32(id)) {
+				if id != st.ID && pr.Match >= st.Commit && b.live(int32(id)) {
 					_ = b.host.TransferLeadership(g, id)
 					led++ // only groups with somewhere to go are waited for
 					break

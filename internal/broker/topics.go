@@ -121,7 +121,7 @@ func (b *Broker) isr(group uint64, replicas []int32) []int32 {
 	var out []int32
 	for _, r := range replicas {
 		pr, ok := st.Progress[uint64(r)]
-		if ok && (uint64(r) == st.ID || (pr.RecentActive && pr.Match+maxISRLag >= last)) {
+		if ok && (uint64(r) == st.ID || (b.live(r) && pr.Match+maxISRLag >= last)) {
 			out = append(out, r)
 		}
 	}

@@ -56,6 +56,8 @@ type group struct {
 	conf        raftpb.ConfState // worker only
 	round       uint64           // worker only: the last round that stepped the group
 	statusTicks int              // worker only: ticks since the cached status was refreshed
+	quiesced    atomic.Bool      // the group does not tick (see quiesce.go); written by the worker
+	idleTicks   int              // worker only: leader ticks without a proposal
 }
 
 // compaction asks the worker to snapshot and compact the raft log at an index the state

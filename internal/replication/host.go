@@ -85,6 +85,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// OnLeaderChange, when set, is called from the worker after a group's leader changes.
 	OnLeaderChange func(group, leader, term uint64)
+	// Live, when set, tells whether a node is reachable; a quiesced group whose leader's
+	// node is not wakes up (see quiesce.go).
+	Live func(node uint64) bool
 }
 
 // Host runs raft groups.

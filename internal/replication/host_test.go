@@ -62,6 +62,7 @@ func startNode(t *testing.T, net *MemNetwork, id uint64, dir string, voters []ui
 	cfg := Config{NodeID: id, WAL: w, Tick: 10 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1, CheckpointEvery: time.Hour}
 	if net != nil {
 		cfg.Transport = net.Transport(id)
+		cfg.Live = net.Live(id)
 	}
 	h := NewHost(cfg, rec)
 	if net != nil {
@@ -169,5 +170,49 @@ func TestThreeVotersFailover(t *testing.T) {
 	}
 	if _, err := l.host.Propose(context.Background(), 7, payload("x")); !errors.Is(err, ErrNotLeader) && leaderOf(nodes) != l {
 		t.Fatalf("old leader: %v", err)
+	}
+}
+
+func TestIdleGroupQuiescesAndFailsOver(t *testing.T) {
+	net := NewMemNetwork()
+	defer net.Close()
+	voters := []uint64{1, 2, 3}
+	var nodes []*testNode
+	for _, id := range voters {
+		nodes = append(nodes, startNode(t, net, id, t.TempDir(), voters))
+	}
+	waitFor(t, "a leader", func() bool { return leaderOf(nodes) != nil })
+	l := leaderOf(nodes)
+	if _, err := l.host.Propose(context.Background(), 7, payload("a")); err != nil {
+		t.Fatal(err)
+	}
+	allQuiesced := func() bool {
+		for _, n := range nodes {
+			if !n.host.Quiesced(7) {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "quiescence", allQuiesced)
+	// A proposal wakes the group and commits.
+	if _, err := l.host.Propose(context.Background(), 7, payload("b")); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		waitFor(t, "replication after wake", func() bool { return len(n.sm.snapshot()) == 2 })
+	}
+	waitFor(t, "quiescence again", allQuiesced)
+	// The leader's node goes silent: the quiesced followers notice and elect a new one.
+	net.Isolate(l.id, voters...)
+	var others []*testNode
+	for _, n := range nodes {
+		if n != l {
+			others = append(others, n)
+		}
+	}
+	waitFor(t, "failover from a quiesced leader", func() bool { return leaderOf(others) != nil })
+	if _, err := leaderOf(others).host.Propose(context.Background(), 7, payload("c")); err != nil {
+		t.Fatal(err)
 	}
 }

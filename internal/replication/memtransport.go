@@ -123,3 +123,14 @@ func (n *MemNetwork) deliver(key [2]uint64, ch chan []Message) {
 		}
 	}
 }
+
+// Live returns a liveness function for node `from`: a peer is live while registered and
+// not cut off from `from`.
+func (n *MemNetwork) Live(from uint64) func(uint64) bool {
+	return func(to uint64) bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		_, up := n.hosts[to]
+		return up && !n.cut[[2]uint64{from, to}]
+	}
+}

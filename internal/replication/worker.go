@@ -101,6 +101,7 @@ func (w *worker) round() {
 		w.step(g, 0)
 	}
 	if len(w.readies) == 0 {
+		w.flush() // quiesce requests
 		return
 	}
 	w.persistAndApply(ticks > 0)
@@ -122,7 +123,17 @@ func (w *worker) step(g *group, ticks int64) {
 		return
 	}
 	for i := range msgs {
-		_ = g.rn.Step(msgs[i])
+		m := &msgs[i]
+		if wakes(m) {
+			g.wake()
+		}
+		_ = g.rn.Step(*m)
+		if isQuiesceRequest(m) {
+			g.noteQuiesceRequest(m)
+		}
+	}
+	if len(ctrls) > 0 || len(props) > 0 {
+		g.wake()
 	}
 	for _, f := range ctrls {
 		f(g.rn)
@@ -132,13 +143,33 @@ func (w *worker) step(g *group, ticks int64) {
 			g.deliver(p.id, result{err: ErrNotLeader})
 		}
 	}
-	for ; ticks > 0; ticks-- {
-		g.rn.Tick()
+	if g.quiesced.Load() && ticks > 0 && !w.leaderLive(g) {
+		w.wakeLeaderless(g)
+	}
+	if !g.quiesced.Load() && ticks > 0 {
+		for t := ticks; t > 0; t-- {
+			g.rn.Tick()
+		}
+		if g.leader.Load() == w.h.cfg.NodeID && g.voters > 1 {
+			for _, m := range g.maybeQuiesce(ticks) {
+				w.out[m.To] = append(w.out[m.To], Message{Group: g.id, Msg: m})
+			}
+		}
 	}
 	for _, c := range comps {
 		w.compact(g, c)
 	}
 	w.collect(g)
+}
+
+// leaderLive reports whether the node leading the group is live, as the transport sees
+// it (always true without a liveness source).
+func (w *worker) leaderLive(g *group) bool {
+	lead := g.leader.Load()
+	if lead == 0 || lead == w.h.cfg.NodeID || w.h.cfg.Live == nil {
+		return lead != 0 || w.h.cfg.Live == nil
+	}
+	return w.h.cfg.Live(lead)
 }
 
 func (w *worker) collect(g *group) {

@@ -81,6 +81,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		ElectionTicks:  cfg.ElectionTicks,
 		HeartbeatTicks: cfg.HeartbeatTicks,
 		Logger:         log,
+		Live:           n.liveFunc(),
 		OnLeaderChange: func(group, leader, term uint64) {
 			if b != nil {
 				b.LeaderChanged(group, leader, term)
@@ -195,6 +196,14 @@ type fatalError struct{ err error }
 
 func (f *fatalError) Error() string { return f.err.Error() }
 func (f *fatalError) Unwrap() error { return f.err }
+
+// liveFunc tells the replication host which peers are reachable (nil on a single node).
+func (n *Node) liveFunc() func(uint64) bool {
+	if n.transport == nil {
+		return nil
+	}
+	return func(id uint64) bool { return n.transport.Live(id, 1500*time.Millisecond) }
+}
 
 // KafkaAddr is the address the Kafka listener is bound to.
 func (n *Node) KafkaAddr() string { return n.kafka.Addr().String() }
