@@ -30,7 +30,8 @@ type benchOpts struct {
 	dataDir     string
 	cpuProfile  string
 	output      string
-	reference   string
+	reference   []string
+	clusterArgs string
 	progress    bool
 	fileExists  func(string) bool // tests replace it
 	brokers     func() []string   // --brokers, for the external target
@@ -39,6 +40,7 @@ type benchOpts struct {
 
 func newBenchCmd(g *globals) *cobra.Command {
 	cmd, _ := benchCmd(g)
+	cmd.AddCommand(newBenchIdleCmd())
 	return cmd
 }
 
@@ -47,14 +49,22 @@ func benchCmd(g *globals) (*cobra.Command, *benchOpts) {
 	o := &benchOpts{cfg: bench.Default(), fileExists: fileExists, brokers: func() []string { return g.brokers }}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Benchmark Chronik standalone against franz-go's kfake in one run",
+		Short: "Benchmark Chronik (standalone and a 3-node cluster) against franz-go's kfake in one run",
 		Long: `Runs the same workloads, with the same franz-go client settings, against each target in
 turn and prints markdown: a table per target and each target's ratio to the reference.
 
 Targets: chronik (a standalone node: a separate chronik-server process from --chronik-binary,
-or ./bin/chronik-server when it exists, otherwise in this process), kfake (franz-go's in-memory
-fake broker, the reference), kfake-3 (three kfake brokers) and external (a broker already
-running at --brokers, which bench only creates topics on).
+or ./bin/chronik-server when it exists, otherwise in this process), chronik-3 (a 3-node
+raft-cluster of chronik-server processes from the same binary on loopback; topics get
+replication factor 3), kfake (franz-go's in-memory fake broker, the reference), kfake-3 (three
+kfake brokers, the cluster's reference) and external (a broker already running at --brokers,
+which bench only creates topics on).
+
+Ratios: --reference kfake,chronik-3=kfake-3 (the default) compares chronik-3 with kfake-3 and
+every other target with kfake, one table per reference; add chronik-3=chronik for the cost of
+replication.
+
+"chronik bench idle" measures the CPU a 3-node cluster uses while holding idle partitions.
 
 Per record size: produce as fast as possible (acks=all, idempotent) until --records or
 --duration, read it all back with one consumer, then produce at --latency-load times the
@@ -81,8 +91,9 @@ measured rate for --latency-duration and report per-record latency.`,
 	f.Int32Var(&o.cfg.BatchMaxBytes, "batch-max-bytes", d.BatchMaxBytes, "producer batch max bytes")
 	f.IntVar(&o.cfg.MaxBufferedRecords, "max-buffered-records", d.MaxBufferedRecords, "producer max buffered records")
 	f.StringVar(&o.cfg.Compression, "compression", d.Compression, "producer compression: none, gzip, snappy, lz4, zstd")
-	f.StringSliceVar(&o.targets, "targets", []string{"chronik", "kfake"}, "targets in run order: chronik, kfake, kfake-3, external")
-	f.StringVar(&o.reference, "reference", "kfake", "target the ratios are taken against")
+	f.StringSliceVar(&o.targets, "targets", []string{"chronik", "kfake"}, "targets in run order: chronik, chronik-3, kfake, kfake-3, external")
+	f.StringSliceVar(&o.reference, "reference", []string{"kfake", "chronik-3=kfake-3"}, "what the ratios are taken against: REF (every target without a pair) or TARGET=REF pairs, one table per reference")
+	f.StringVar(&o.clusterArgs, "cluster-args", "", "extra chronik-server arguments for every chronik-3 node")
 	f.StringVar(&o.binary, "chronik-binary", "", "run Chronik as a separate process from this chronik-server binary (default "+defaultServerBinary+" when it exists)")
 	f.StringVar(&o.binaryArgs, "chronik-args", bench.DefaultProcessArgs, "chronik-server arguments; {dir} and {port} are filled in")
 	f.BoolVar(&o.inProcess, "in-process", false, "run Chronik inside this process even when a binary is available")
@@ -121,6 +132,19 @@ func (o *benchOpts) config() (bench.Config, error) {
 		}
 	}
 	return cfg, cfg.Validate()
+}
+
+// serverBinary is the chronik-server binary a cluster runs: --chronik-binary, else
+// ./bin/chronik-server.
+func (o *benchOpts) serverBinary() (string, error) {
+	bin := o.binary
+	if bin == "" {
+		bin = defaultServerBinary
+	}
+	if !o.fileExists(bin) {
+		return "", fmt.Errorf("chronik-3 needs a chronik-server binary: %s does not exist (make build, or --chronik-binary)", bin)
+	}
+	return bin, nil
 }
 
 // chronikTarget picks how Chronik runs: a given binary, else ./bin/chronik-server when it
@@ -167,6 +191,12 @@ func (o *benchOpts) buildTargets() ([]bench.Target, error) {
 				t = &profiled{Target: t, path: o.cpuProfile}
 			}
 			ts = append(ts, t)
+		case "chronik-3":
+			bin, err := o.serverBinary()
+			if err != nil {
+				return nil, err
+			}
+			ts = append(ts, &bench.Cluster{Binary: bin, Nodes: 3, ExtraArgs: o.clusterArgs, DataDir: o.dataDir})
 		case "kfake":
 			ts = append(ts, &bench.Kfake{Brokers: 1})
 		case "kfake-3":
@@ -178,7 +208,7 @@ func (o *benchOpts) buildTargets() ([]bench.Target, error) {
 			}
 			ts = append(ts, &bench.External{Bootstrap: bs})
 		default:
-			return nil, fmt.Errorf("unknown target %q (chronik, kfake, kfake-3, external)", name)
+			return nil, fmt.Errorf("unknown target %q (chronik, chronik-3, kfake, kfake-3, external)", name)
 		}
 	}
 	return ts, nil
@@ -196,13 +226,16 @@ func (o *benchOpts) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if o.progress {
 		cfg.Log = stderr
 		for _, t := range targets {
+			if c, ok := t.(*bench.Cluster); ok {
+				c.Log = stderr
+			}
 			fmt.Fprintf(stderr, "target %s: %s\n", t.Name(), describeTarget(t))
 		}
 	}
 	results, err := bench.Run(ctx, cfg, targets)
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "### Run of %s\n\n", time.Now().Format("2006-01-02 15:04 MST"))
-	bench.WriteMarkdown(&md, bench.ThisMachine(), cfg, results, o.reference)
+	bench.WriteMarkdown(&md, bench.ThisMachine(), cfg, results, o.reference...)
 	if _, werr := stdout.Write(md.Bytes()); werr != nil {
 		return werr
 	}
@@ -234,6 +267,8 @@ func describeTarget(t bench.Target) string {
 		return "standalone node in this process"
 	case *bench.Process:
 		return "standalone chronik-server process " + t.Binary
+	case *bench.Cluster:
+		return fmt.Sprintf("%d-node raft-cluster of chronik-server processes %s", t.Nodes, t.Binary)
 	case *bench.Kfake:
 		return fmt.Sprintf("franz-go kfake, %d broker(s), in memory", max(t.Brokers, 1))
 	case *bench.External:

@@ -184,3 +184,55 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("%+v", m)
 	}
 }
+
+func TestComparisons(t *testing.T) {
+	res := []TargetResult{{Target: "chronik"}, {Target: "kfake"}, {Target: "chronik-3"}, {Target: "kfake-3"}}
+	str := func(cs []Comparison) string {
+		var parts []string
+		for _, c := range cs {
+			parts = append(parts, strings.Join(c.Targets, "+")+"/"+c.Reference)
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, c := range []struct {
+		refs []string
+		want string
+	}{
+		{[]string{"kfake", "chronik-3=kfake-3"}, "chronik+kfake-3/kfake chronik-3/kfake-3"},
+		{[]string{"kfake", "chronik-3=kfake-3", "chronik-3=chronik"}, "chronik+kfake-3/kfake chronik-3/kfake-3 chronik-3/chronik"},
+		{[]string{"kfake"}, "chronik+chronik-3+kfake-3/kfake"},
+		{[]string{"nope", "kfake-3"}, "chronik+kfake+chronik-3/kfake-3"},
+		{[]string{"kfake", "chronik-3=absent"}, "chronik+chronik-3+kfake-3/kfake"},
+		{nil, ""},
+	} {
+		if got := str(Comparisons(res, c.refs)); got != c.want {
+			t.Errorf("%v: %q, want %q", c.refs, got, c.want)
+		}
+	}
+	// Without kfake-3 in the run, the cluster falls back to the default reference.
+	if got := str(Comparisons(res[:3], []string{"kfake", "chronik-3=kfake-3"})); got != "chronik+chronik-3/kfake" {
+		t.Errorf("no kfake-3: %q", got)
+	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if hz := ClockTicks(); hz != 100 && hz != 250 && hz != 1000 {
+		t.Errorf("USER_HZ %d", hz)
+	}
+	before, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+	}
+	after, err := ProcessCPU(os.Getpid())
+	if err != nil || after < before+50*time.Millisecond {
+		t.Fatalf("CPU %v then %v (%v)", before, after, err)
+	}
+	if rss, threads := procStatus(os.Getpid()); rss <= 0 || threads < 1 {
+		t.Fatalf("rss %d threads %d", rss, threads)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,9 +85,10 @@ func sizeName(size int) string {
 	return fmt.Sprintf("%d B", size)
 }
 
-// WriteMarkdown writes the machine, the settings, a table per target and a comparison
-// table with each target's ratio to the reference target (by name; "" = no ratios).
-func WriteMarkdown(w io.Writer, m Machine, cfg Config, results []TargetResult, reference string) {
+// WriteMarkdown writes the machine, the settings, a table per target and comparison
+// tables of ratios between targets, as references asks (see Comparisons; none = no
+// ratios).
+func WriteMarkdown(w io.Writer, m Machine, cfg Config, results []TargetResult, references ...string) {
 	fmt.Fprintf(w, "Machine: %s, %d cores, %.0f GiB, %s %s, Linux %s; load average %s at the end of the run.\n\n", orUnknown(m.CPU), m.Cores, m.MemoryGiB, m.GoVersion, m.OS, orUnknown(m.Kernel), LoadAverage())
 	fmt.Fprintf(w, "Client: %s. Topics of %d partitions (replication factor %s). Produce runs stop at %d records or %v; latency runs last %v at %s. MB/s counts record values (10^6 B/s). Latency is per record, from the Produce call to its acknowledgement.\n\n",
 		cfg.ClientSettings(), cfg.Partitions, rfName(cfg.ReplicationFactor), cfg.Records, cfg.Duration, cfg.LatencyDuration, latencyLoadName(cfg, true))
@@ -118,7 +120,9 @@ func WriteMarkdown(w io.Writer, m Machine, cfg Config, results []TargetResult, r
 		}
 		fmt.Fprintln(w)
 	}
-	writeComparison(w, cfg, results, reference)
+	for _, c := range Comparisons(results, references) {
+		writeComparison(w, cfg, results, c)
+	}
 }
 
 func orUnknown(s string) string {
@@ -182,28 +186,94 @@ func metrics(cfg Config) []metric {
 	return ms
 }
 
-func writeComparison(w io.Writer, cfg Config, results []TargetResult, reference string) {
-	ref := -1
-	for i, tr := range results {
-		if tr.Target == reference {
-			ref = i
+// Comparison is one ratio table: each of Targets against Reference (names of targets).
+type Comparison struct {
+	Reference string
+	Targets   []string
+}
+
+// Comparisons groups the targets of a run by the reference each is compared with.
+// Each entry of references is either REF, the default reference, or TARGET=REF, which
+// compares TARGET with REF (a target may be given several). A target with no pair whose
+// reference ran is compared with the first default reference that ran and is not
+// itself. References absent from the run are skipped. Tables come in the order their
+// references are first named.
+func Comparisons(results []TargetResult, references []string) []Comparison {
+	ran := map[string]bool{}
+	for _, tr := range results {
+		ran[tr.Target] = true
+	}
+	var defaults, order []string
+	pairs := map[string][]string{} // target -> references
+	for _, e := range references {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if t, ref, ok := strings.Cut(e, "="); ok {
+			t, ref = strings.TrimSpace(t), strings.TrimSpace(ref)
+			if ran[t] && ran[ref] && t != ref && !slices.Contains(pairs[t], ref) {
+				pairs[t] = append(pairs[t], ref)
+				if !slices.Contains(order, ref) {
+					order = append(order, ref)
+				}
+			}
+			continue
+		}
+		if ran[e] {
+			defaults = append(defaults, e)
+			if !slices.Contains(order, e) {
+				order = append(order, e)
+			}
 		}
 	}
-	if ref < 0 || len(results) < 2 {
-		return
+	groups := map[string][]string{}
+	for _, tr := range results {
+		refs := pairs[tr.Target]
+		if len(refs) == 0 {
+			for _, d := range defaults {
+				if d != tr.Target {
+					refs = []string{d}
+					break
+				}
+			}
+		}
+		for _, ref := range refs {
+			groups[ref] = append(groups[ref], tr.Target)
+		}
 	}
-	fmt.Fprintf(w, "#### Comparison with %s\n\n", reference)
+	var out []Comparison
+	for _, ref := range order {
+		if len(groups[ref]) > 0 {
+			out = append(out, Comparison{Reference: ref, Targets: groups[ref]})
+		}
+	}
+	return out
+}
+
+func writeComparison(w io.Writer, cfg Config, all []TargetResult, c Comparison) {
+	var results []TargetResult // the compared targets, then the reference
+	var ref TargetResult
+	for _, tr := range all {
+		if slices.Contains(c.Targets, tr.Target) {
+			results = append(results, tr)
+		}
+		if tr.Target == c.Reference {
+			ref = tr
+		}
+	}
+	results = append(results, ref)
+	last := len(results) - 1
+	fmt.Fprintf(w, "#### Comparison with %s\n\n", c.Reference)
 	head := "| metric |"
 	sep := "| --- |"
 	for _, tr := range results {
 		head += " " + tr.Target + " |"
 		sep += " ---: |"
 	}
-	for i, tr := range results {
-		if i != ref {
-			head += fmt.Sprintf(" %s/%s |", tr.Target, reference)
-			sep += " ---: |"
-		}
+	for _, tr := range results[:last] {
+		head += fmt.Sprintf(" %s/%s |", tr.Target, c.Reference)
+		sep += " ---: |"
 	}
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, sep)
@@ -220,12 +290,9 @@ func writeComparison(w io.Writer, cfg Config, results []TargetResult, reference 
 				row += " - |"
 			}
 		}
-		for i := range results {
-			if i == ref {
-				continue
-			}
-			if have[i] && have[ref] && vals[ref] > 0 {
-				row += fmt.Sprintf(" %.2f |", vals[i]/vals[ref])
+		for i := range results[:last] {
+			if have[i] && have[last] && vals[last] > 0 {
+				row += fmt.Sprintf(" %.2f |", vals[i]/vals[last])
 			} else {
 				row += " - |"
 			}

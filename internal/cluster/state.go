@@ -69,6 +69,11 @@ func (s *State) normalize() {
 	if s.Leaders == nil {
 		s.Leaders = map[uint64]Leader{}
 	}
+	for name, t := range s.Topics {
+		if t == nil {
+			delete(s.Topics, name)
+		}
+	}
 }
 
 // clone deep-copies the state (readers get copies, never the live maps).
