@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chronik-stream/chronik/internal/cluster"
+	"github.com/chronik-stream/chronik/internal/group"
 	"github.com/chronik-stream/chronik/internal/kafka"
 	plog "github.com/chronik-stream/chronik/internal/log"
 	"github.com/chronik-stream/chronik/internal/partition"
@@ -38,6 +39,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Peers reaches the other nodes (nil on a single node).
 	Peers Peers
+	// OffsetsPartitions is the partition count of __consumer_offsets (0: 50).
+	OffsetsPartitions int32
 }
 
 // replica is a local replica of a partition.
@@ -60,6 +63,7 @@ type Broker struct {
 
 	pids    pidBlock
 	reports leaderReports
+	coord   *group.Coordinator
 
 	reconcileNow chan struct{}
 	stop         chan struct{}
@@ -77,8 +81,10 @@ func New(cfg Config, host *replication.Host, ctrl *cluster.Controller) *Broker {
 	if cfg.RetentionCheck <= 0 {
 		cfg.RetentionCheck = 30 * time.Second
 	}
-	return &Broker{cfg: cfg, host: host, ctrl: ctrl, log: cfg.Logger, replicas: map[uint64]*replica{},
+	b := &Broker{cfg: cfg, host: host, ctrl: ctrl, log: cfg.Logger, replicas: map[uint64]*replica{},
 		reconcileNow: make(chan struct{}, 1), stop: make(chan struct{})}
+	b.coord = group.NewCoordinator(group.Config{Store: groupStore{b}, Partitions: cfg.OffsetsPartitions, Logger: cfg.Logger})
+	return b
 }
 
 // Start runs the reconciler and the retention loop.
@@ -94,6 +100,7 @@ func (b *Broker) Start() {
 // stopped first so nothing applies to them any more.
 func (b *Broker) Stop() {
 	close(b.stop)
+	b.coord.Close()
 	b.wg.Wait()
 	b.mu.Lock()
 	defer b.mu.Unlock()

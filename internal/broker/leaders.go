@@ -42,7 +42,11 @@ type leaderReports struct {
 // partition's leader it reports so to the controller, so that every node's Metadata
 // names it. It never blocks the caller.
 func (b *Broker) LeaderChanged(group, leader, term uint64) {
-	if group == cluster.ControllerGroup || leader != uint64(b.cfg.NodeID) {
+	if group == cluster.ControllerGroup {
+		return
+	}
+	b.coordinatorLeadership(group, leader, term)
+	if leader != uint64(b.cfg.NodeID) {
 		return
 	}
 	b.wg.Add(1)

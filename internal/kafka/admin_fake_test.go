@@ -27,6 +27,8 @@ type adminFakeBackend struct {
 	lastInc bool              // incremental flag of the last AlterConfigs call
 	// sawDeadline records whether the ctx of the last CreateTopic call had a deadline.
 	sawDeadline bool
+	groupsOnce  sync.Once
+	groups      *group.Coordinator
 }
 
 type adminFakeTopic struct {
@@ -336,7 +338,10 @@ func (b *adminFakeBackend) topicCount() int {
 	return len(b.topics)
 }
 
-func (b *adminFakeBackend) Groups() *group.Coordinator { return nil }
+func (b *adminFakeBackend) Groups() *group.Coordinator {
+	b.groupsOnce.Do(func() { b.groups = newFakeGroups() })
+	return b.groups
+}
 
 func (b *adminFakeBackend) GroupCoordinator(string) (BrokerInfo, error) {
 	return b.Brokers()[0], nil

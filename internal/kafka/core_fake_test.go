@@ -29,6 +29,7 @@ type coreFake struct {
 	subscribes  int // Subscribe calls so far
 	subscribers int // subscriptions not cancelled yet
 	changed     chan struct{}
+	groups      *group.Coordinator // created on first use; tests may replace it
 }
 
 type coreFakeTopic struct {
@@ -294,7 +295,23 @@ func (f *coreFake) DeleteRecords(context.Context, string, int32, int64) (int64, 
 }
 func (f *coreFake) LogDirs() []LogDirInfo { return nil }
 
-func (f *coreFake) Groups() *group.Coordinator { return nil }
+func (f *coreFake) Groups() *group.Coordinator {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.groups == nil {
+		f.groups = newFakeGroups()
+	}
+	return f.groups
+}
+
+// setGroups replaces the coordinator (a coordinator failover) and returns the old one.
+func (f *coreFake) setGroups(c *group.Coordinator) *group.Coordinator {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.groups
+	f.groups = c
+	return old
+}
 
 func (f *coreFake) GroupCoordinator(string) (BrokerInfo, error) {
 	return f.Brokers()[0], nil
