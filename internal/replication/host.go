@@ -179,30 +179,26 @@ func (h *Host) RecoveredGroups() []uint64 {
 }
 
 func (h *Host) tickLoop() {
-	t := time.NewTicker(h.cfg.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-			for _, w := range h.workers {
-				w.ticks.Add(1)
-				w.wake()
-			}
+	h.every(h.cfg.Tick, func() {
+		for _, w := range h.workers {
+			w.ticks.Add(1)
+			w.wake()
 		}
-	}
+	})
 }
 
-func (h *Host) checkpointLoop() {
-	t := time.NewTicker(h.cfg.CheckpointEvery)
+func (h *Host) checkpointLoop() { h.every(h.cfg.CheckpointEvery, h.CheckpointAll) }
+
+// every runs f every d until the host stops.
+func (h *Host) every(d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-h.stop:
 			return
 		case <-t.C:
-			h.CheckpointAll()
+			f()
 		}
 	}
 }

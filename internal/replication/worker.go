@@ -328,22 +328,26 @@ func (w *worker) apply(g *group, ents []raftpb.Entry) {
 			id := binary.BigEndian.Uint64(e.Data)
 			val := g.sm.Apply(e.Index, e.Data[8:])
 			g.deliver(id, result{val: val})
-		case raftpb.EntryConfChange:
-			var cc raftpb.ConfChange
-			if err := cc.Unmarshal(e.Data); err == nil {
-				g.conf = *g.rn.ApplyConfChange(cc)
-				g.voters = len(g.conf.Voters)
-			}
-			g.sm.Apply(e.Index, nil)
-		case raftpb.EntryConfChangeV2:
-			var cc raftpb.ConfChangeV2
-			if err := cc.Unmarshal(e.Data); err == nil {
+		case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
+			if cc, err := decodeConfChange(e); err == nil {
 				g.conf = *g.rn.ApplyConfChange(cc)
 				g.voters = len(g.conf.Voters)
 			}
 			g.sm.Apply(e.Index, nil)
 		}
 	}
+}
+
+// decodeConfChange decodes a configuration change entry of either version.
+func decodeConfChange(e *raftpb.Entry) (raftpb.ConfChangeI, error) {
+	if e.Type == raftpb.EntryConfChange {
+		var cc raftpb.ConfChange
+		err := cc.Unmarshal(e.Data)
+		return cc, err
+	}
+	var cc raftpb.ConfChangeV2
+	err := cc.Unmarshal(e.Data)
+	return cc, err
 }
 
 // restore hands a snapshot from the leader to the state machine before the WAL records

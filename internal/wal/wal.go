@@ -134,11 +134,9 @@ func (w *WAL) Commit(b *Batch) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
-		return errors.New("wal: closed")
+	if err := w.queueLocked(b); err != nil {
+		return err
 	}
-	w.pend = append(w.pend, b.buf...)
-	w.pendUpd = append(w.pendUpd, b.updates...)
 	ticket := w.nextTicket
 	for w.durable < ticket && w.err == nil {
 		if w.syncing {
@@ -174,12 +172,20 @@ func (w *WAL) CommitLazy(b *Batch) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.queueLocked(b); err != nil {
+		return err
+	}
+	return w.err
+}
+
+// queueLocked appends the batch to what the next sync writes. Call with mu held.
+func (w *WAL) queueLocked(b *Batch) error {
 	if w.closed {
 		return errors.New("wal: closed")
 	}
 	w.pend = append(w.pend, b.buf...)
 	w.pendUpd = append(w.pendUpd, b.updates...)
-	return w.err
+	return nil
 }
 
 // writeAndSync runs with syncing held: it records the batch's state updates, rolls the
