@@ -126,7 +126,7 @@ type groupStore struct{ b *Broker }
 func (s groupStore) replica(p int32) (*replica, error) {
 	r := s.b.local(OffsetsTopic, p)
 	if r == nil {
-		return nil, kerr.NotCoordinator
+		return nil, fmt.Errorf("%w: %w", group.ErrNotLeader, kerr.NotCoordinator)
 	}
 	return r, nil
 }
@@ -152,7 +152,7 @@ func (s groupStore) Append(ctx context.Context, p int32, recs []group.Record) er
 	v, err := s.b.host.Propose(ctx, r.group, partition.EncodeProduce(replication.HeaderRoom, batch, -1))
 	if err != nil {
 		if errors.Is(err, replication.ErrNotLeader) || errors.Is(err, replication.ErrLeadershipLost) {
-			return kerr.NotCoordinator
+			return fmt.Errorf("%w: %w", group.ErrNotLeader, kerr.NotCoordinator)
 		}
 		return mapReplicationErr(err)
 	}

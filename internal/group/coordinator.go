@@ -27,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // Defaults, as Kafka's broker configs.
@@ -45,9 +47,9 @@ const (
 )
 
 // ErrNotLeader is what a Store returns (possibly wrapped) when this node does not, or no
-// longer, lead the partition; the coordinator answers NOT_COORDINATOR for it. Any other
-// Append error is answered COORDINATOR_NOT_AVAILABLE (REQUEST_TIMED_OUT for a commit
-// whose deadline passed), so that clients retry.
+// longer, lead the partition (kerr.NotCoordinator and kerr.NotLeaderForPartition are
+// understood too); the coordinator answers NOT_COORDINATOR for it. See appendErrCode for
+// the other errors.
 var ErrNotLeader = errors.New("group: not the leader of the __consumer_offsets partition")
 
 // Config configures a Coordinator. Zero fields take the defaults above, except
@@ -305,19 +307,40 @@ func (g *group) flush(ctx context.Context, commit bool) int16 {
 	return appendErrCode(err, commit)
 }
 
-// appendErrCode maps a Store.Append error to the code answered (Kafka's mapping of log
-// append errors for the group coordinator).
+// appendErrCode maps a Store.Append error to the code answered, as Kafka maps log append
+// errors in its group coordinator: not leading (ErrNotLeader, or a Kafka NOT_COORDINATOR
+// / NOT_LEADER_OR_FOLLOWER / KAFKA_STORAGE_ERROR error) is NOT_COORDINATOR; a batch too
+// large is INVALID_COMMIT_OFFSET_SIZE for a commit (UNKNOWN_SERVER_ERROR otherwise); a
+// passed deadline is REQUEST_TIMED_OUT for a commit; anything else is
+// COORDINATOR_NOT_AVAILABLE, which clients retry after rediscovering the coordinator.
 func appendErrCode(err error, commit bool) int16 {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ErrNone
-	case errors.Is(err, ErrNotLeader):
+	}
+	if errors.Is(err, ErrNotLeader) {
 		return ErrNotCoordinator
-	case commit && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
-		return ErrRequestTimedOut
-	default:
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kerr.NotCoordinator, kerr.NotLeaderForPartition, kerr.KafkaStorageError:
+			return ErrNotCoordinator
+		case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
+			if commit {
+				return ErrInvalidCommitOffsetSize
+			}
+			return ErrUnknownServerError
+		case kerr.RequestTimedOut:
+			if commit {
+				return ErrRequestTimedOut
+			}
+		}
 		return ErrCoordinatorNotAvailable
 	}
+	if commit && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return ErrRequestTimedOut
+	}
+	return ErrCoordinatorNotAvailable
 }
 
 // append writes records to the shard's partition and counts them for compaction.

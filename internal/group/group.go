@@ -2,8 +2,8 @@ package group
 
 import (
 	"bytes"
-	"sync"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -102,7 +102,7 @@ func newGroup(s *shard, id string) *group {
 	}
 }
 
-func (g *group) cfg() *Config { return &g.s.c.cfg }
+func (g *group) cfg() *Config   { return &g.s.c.cfg }
 func (g *group) now() time.Time { return g.s.c.clock.Now() }
 
 func (g *group) transition(st state) {

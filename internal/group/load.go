@@ -111,13 +111,13 @@ func (s *shard) load(ctx context.Context) (int, error) {
 		return n, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// Build the groups privately, then publish them.
+	groups := map[string]*group{}
 	get := func(id string) *group {
-		g := s.groups[id]
+		g := groups[id]
 		if g == nil {
 			g = newGroup(s, id)
-			s.groups[id] = g
+			groups[id] = g
 		}
 		return g
 	}
@@ -135,8 +135,13 @@ func (s *shard) load(ctx context.Context) (int, error) {
 			continue
 		}
 		g := get(k.Group)
+		g.mu.Lock()
 		g.offsets[TopicPartition{Topic: k.Topic, Partition: k.Partition}] = v
+		g.mu.Unlock()
 	}
+	s.mu.Lock()
+	s.groups = groups
+	s.mu.Unlock()
 	s.sinceSnapshot.Store(int64(n))
 	return n, nil
 }

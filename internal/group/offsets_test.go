@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 func commit(group string, gen int32, member string, offsets ...CommitOffset) CommitRequest {
@@ -402,7 +404,7 @@ func TestPartitionFor(t *testing.T) {
 		{"a", 97, 47},
 		{"hello", 99162322, 22},
 		{"polygenelubricants", -1 << 31, 0}, // Java's hashCode is Integer.MIN_VALUE
-		{"\U0001F600", 1772899, 49},          // a surrogate pair
+		{"\U0001F600", 1772899, 49},         // a surrogate pair
 		{"my-group", -1906497762, 12},
 	} {
 		if h := javaStringHashCode(tc.s); h != tc.hash {
@@ -410,6 +412,31 @@ func TestPartitionFor(t *testing.T) {
 		}
 		if p := PartitionFor(tc.s, 50); p != tc.p50 {
 			t.Errorf("PartitionFor(%q) = %d, want %d", tc.s, p, tc.p50)
+		}
+	}
+}
+
+func TestAppendErrCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		commit bool
+		want   int16
+	}{
+		{nil, true, ErrNone},
+		{fmt.Errorf("x: %w", ErrNotLeader), false, ErrNotCoordinator},
+		{fmt.Errorf("x: %w", kerr.NotCoordinator), true, ErrNotCoordinator},
+		{kerr.NotLeaderForPartition, false, ErrNotCoordinator},
+		{kerr.MessageTooLarge, true, ErrInvalidCommitOffsetSize},
+		{kerr.MessageTooLarge, false, ErrUnknownServerError},
+		{kerr.RequestTimedOut, true, ErrRequestTimedOut},
+		{kerr.RequestTimedOut, false, ErrCoordinatorNotAvailable},
+		{kerr.NotEnoughReplicas, true, ErrCoordinatorNotAvailable},
+		{context.DeadlineExceeded, true, ErrRequestTimedOut},
+		{context.DeadlineExceeded, false, ErrCoordinatorNotAvailable},
+		{errors.New("boom"), true, ErrCoordinatorNotAvailable},
+	} {
+		if got := appendErrCode(tc.err, tc.commit); got != tc.want {
+			t.Errorf("appendErrCode(%v, %v) = %d, want %d", tc.err, tc.commit, got, tc.want)
 		}
 	}
 }

@@ -42,7 +42,7 @@ func handleJoinGroup(ctx context.Context, s *Server, r *Request) (kmsg.Response,
 		ProtocolType:           req.ProtocolType,
 		RequireKnownMemberID:   req.Version >= 4,
 		SupportsSkipAssignment: req.Version >= 9,
-		Reason:                 strOrNil(req.Reason),
+		Reason:                 derefString(req.Reason),
 	}
 	if req.Version == 0 {
 		jr.RebalanceTimeout = jr.SessionTimeout

@@ -34,7 +34,7 @@ func handleLeaveGroup(ctx context.Context, s *Server, r *Request) (kmsg.Response
 		members = []group.LeaveMember{{MemberID: req.MemberID}}
 	} else {
 		for _, m := range req.Members {
-			members = append(members, group.LeaveMember{MemberID: m.MemberID, InstanceID: m.InstanceID, Reason: strOrNil(m.Reason)})
+			members = append(members, group.LeaveMember{MemberID: m.MemberID, InstanceID: m.InstanceID, Reason: derefString(m.Reason)})
 		}
 	}
 	code, results := c.Leave(ctx, req.Group, members)

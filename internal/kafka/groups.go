@@ -8,7 +8,6 @@ package kafka
 import (
 	"context"
 
-	"github.com/chronik-stream/chronik/internal/group"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -23,8 +22,8 @@ func headerClientID(r *Request) string {
 	return *r.ClientID
 }
 
-// strOrNil returns *s, or "" for nil.
-func strOrNil(s *string) string {
+// derefString returns *s, or "" for nil.
+func derefString(s *string) string {
 	if s == nil {
 		return ""
 	}
@@ -68,6 +67,3 @@ func knownPartition(counts map[string]int32, topic string, p int32) bool {
 	n, ok := counts[topic]
 	return ok && p >= 0 && p < n
 }
-
-// Compile-time check that the coordinator's codes are Kafka's.
-var _ = [1]struct{}{}[int(group.ErrNotCoordinator)-int(kerr.NotCoordinator.Code)]
