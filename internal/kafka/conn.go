@@ -88,9 +88,9 @@ type slot struct {
 	// replication while their appends keep the connection's order.
 	ordered     chan struct{}
 	orderedOnce sync.Once
-	size    int           // request bytes accounted to the connection
-	out     []byte        // framed response; nil means nothing to write
-	failed  bool          // the connection must be closed instead of answering
+	size        int    // request bytes accounted to the connection
+	out         []byte // framed response; nil means nothing to write
+	failed      bool   // the connection must be closed instead of answering
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -213,6 +213,7 @@ func (c *conn) readLoop() {
 		}
 		sl := &slot{handled: make(chan struct{}), ordered: make(chan struct{}), size: len(frame)}
 		req.markOrdered = sl.markOrdered
+		req.ClientHost = clientHost(c.remote)
 		deps := c.dependencies(req.Key, sl)
 		c.queue <- sl // never blocks: the queue holds at most maxInFlight slots
 		c.s.wg.Add(1)
@@ -393,4 +394,13 @@ func unsupportedApiVersionsResponse() kmsg.Response {
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
 	resp.ApiKeys = apiVersionKeys()
 	return resp
+}
+
+// clientHost renders a remote address the way Kafka reports client hosts ("/ip").
+func clientHost(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	return "/" + host
 }

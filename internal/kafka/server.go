@@ -52,6 +52,8 @@ type Request struct {
 	Version       int16
 	CorrelationID int32
 	ClientID      *string
+	// ClientHost is the client's address as Kafka reports it ("/127.0.0.1").
+	ClientHost string
 	// Body is the decoded request; its version is already set.
 	Body kmsg.Request
 	// markOrdered, when set, tells the connection that the request's effects have their
