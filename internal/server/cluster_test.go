@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
-	"os"
-	"runtime/pprof"
 	"fmt"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"testing"

@@ -30,7 +30,7 @@ const gcPartitions = 4
 // gcLog records what the members of a group consumed.
 type gcLog struct {
 	mu     sync.Mutex
-	seen   map[string]int          // value -> times consumed
+	seen   map[string]int           // value -> times consumed
 	by     map[string]map[int32]int // member -> partition -> records
 	dups   []string
 	errs   []string
@@ -524,7 +524,10 @@ func TestSegmentioGroupReaders(t *testing.T) {
 			}
 		}
 		return true
-	}, func() string { c, _ := gcOffsets(t, adm, group, topic); return fmt.Sprintf("committed %v, before %v", c, before) })
+	}, func() string {
+		c, _ := gcOffsets(t, adm, group, topic)
+		return fmt.Sprintf("committed %v, before %v", c, before)
+	})
 	cancel3()
 	<-d3
 	r3.Close()

@@ -48,13 +48,19 @@ var (
 	descGroups    = prometheus.NewDesc("chronik_raft_groups", "Raft groups on this node.", nil, nil)
 	descLeaders   = prometheus.NewDesc("chronik_raft_leaderships", "Raft groups this node leads.", nil, nil)
 	descWALFiles  = prometheus.NewDesc("chronik_wal_files", "Files in the node WAL.", nil, nil)
+	descWALSyncs  = prometheus.NewDesc("chronik_wal_syncs_total", "WAL group commits (fsyncs).", nil, nil)
+	descWALSlow   = prometheus.NewDesc("chronik_wal_slow_syncs_total", "WAL fsyncs slower than 20 ms.", nil, nil)
+	descWALBytes  = prometheus.NewDesc("chronik_wal_bytes_total", "Bytes written by WAL group commits.", nil, nil)
+	descWALTime   = prometheus.NewDesc("chronik_wal_sync_seconds_total", "Time spent in WAL fsyncs.", nil, nil)
+	descWALMax    = prometheus.NewDesc("chronik_wal_sync_max_seconds", "Longest WAL fsync.", nil, nil)
 )
 
 // nodeCollector exports the node's own counters at scrape time.
 type nodeCollector struct{ n *Node }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descHandlerEr, descProtoErr, descConns, descGroups, descLeaders, descWALFiles} {
+	for _, d := range []*prometheus.Desc{descRequests, descHandlerEr, descProtoErr, descConns, descGroups, descLeaders,
+		descWALFiles, descWALSyncs, descWALSlow, descWALBytes, descWALTime, descWALMax} {
 		ch <- d
 	}
 }
@@ -79,4 +85,10 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(len(groups)))
 	ch <- prometheus.MustNewConstMetric(descLeaders, prometheus.GaugeValue, float64(leads))
 	ch <- prometheus.MustNewConstMetric(descWALFiles, prometheus.GaugeValue, float64(c.n.wal.Files()))
+	ws := c.n.wal.Stats()
+	ch <- prometheus.MustNewConstMetric(descWALSyncs, prometheus.CounterValue, float64(ws.Syncs))
+	ch <- prometheus.MustNewConstMetric(descWALSlow, prometheus.CounterValue, float64(ws.SlowSyncs))
+	ch <- prometheus.MustNewConstMetric(descWALBytes, prometheus.CounterValue, float64(ws.Bytes))
+	ch <- prometheus.MustNewConstMetric(descWALTime, prometheus.CounterValue, ws.SyncTime.Seconds())
+	ch <- prometheus.MustNewConstMetric(descWALMax, prometheus.GaugeValue, ws.MaxSync.Seconds())
 }

@@ -23,17 +23,17 @@ import (
 
 // Node is one running Chronik node.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	wal    *wal.WAL
-	host   *replication.Host
+	cfg       Config
+	log       *slog.Logger
+	wal       *wal.WAL
+	host      *replication.Host
 	transport *transport.Transport
-	ctrl   *cluster.Controller
-	broker *broker.Broker
-	kafka  *kafka.Server
-	http   *http.Server
-	httpLn net.Listener
-	ready  chan struct{}
+	ctrl      *cluster.Controller
+	broker    *broker.Broker
+	kafka     *kafka.Server
+	http      *http.Server
+	httpLn    net.Listener
+	ready     chan struct{}
 }
 
 // Start opens the node's storage, starts replication, joins (or creates) the cluster
@@ -232,6 +232,9 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) stopCore() {
+	ws := n.wal.Stats()
+	n.log.Info("wal group commits", "syncs", ws.Syncs, "slow_syncs", ws.SlowSyncs, "bytes", ws.Bytes,
+		"sync_time", ws.SyncTime.Round(time.Millisecond), "max_sync", ws.MaxSync.Round(time.Microsecond))
 	n.host.CheckpointAll()
 	n.host.Stop()
 	if n.transport != nil {

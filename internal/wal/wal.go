@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"golang.org/x/sys/unix"
@@ -49,6 +50,7 @@ type WAL struct {
 	// Owned by the goroutine that holds syncing.
 	file   *os.File
 	off    int64
+	stats  syncStats
 	files  []*fileInfo
 	groups map[uint64]*groupMeta
 }
@@ -219,7 +221,10 @@ func (w *WAL) writeAndSync(buf []byte, upd []stateUpdate) error {
 	if w.opts.NoSync {
 		return nil
 	}
-	return unix.Fdatasync(int(w.file.Fd()))
+	start := time.Now()
+	err := unix.Fdatasync(int(w.file.Fd()))
+	w.stats.record(time.Since(start), len(buf))
+	return err
 }
 
 func (w *WAL) meta(g uint64) *groupMeta {
