@@ -117,10 +117,20 @@ type offsetWatch struct {
 
 func watchOffsets(t *testing.T, addrs []string, group, topic string) *offsetWatch {
 	w := &offsetWatch{stopCh: make(chan struct{}), done: make(chan struct{})}
-	adm := kadm.NewClient(client(t, addrs, kgo.RequestRetries(2), kgo.MetadataMinAge(100*time.Millisecond),
-		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond })))
+	// franz-go forgets a cached coordinator only on coordinator error codes, not when it
+	// cannot dial it: after a failed sample the next one uses a new client.
+	newAdm := func() *kadm.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RequestRetries(2), kgo.MetadataMinAge(100*time.Millisecond),
+			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
+		if err != nil {
+			panic(err)
+		}
+		return kadm.NewClient(cl)
+	}
+	adm := newAdm()
 	go func() {
 		defer close(w.done)
+		defer func() { adm.Close() }()
 		for {
 			select {
 			case <-w.stopCh:
@@ -136,6 +146,8 @@ func watchOffsets(t *testing.T, addrs []string, group, topic string) *offsetWatc
 			w.mu.Lock()
 			if err != nil {
 				w.errs++
+				adm.Close()
+				adm = newAdm()
 			} else {
 				s := map[int32]int64{}
 				offs.Each(func(o kadm.OffsetResponse) {
@@ -219,6 +231,7 @@ func TestClusterGroupCoordinatorCrash(t *testing.T) {
 	grpProduce(t, addrs, topic, "x", parts, 0, 3000, prodOpts...)
 	t.Logf("cluster up and 3000 records produced in %v", time.Since(start).Round(time.Millisecond))
 
+	watch := watchOffsets(t, addrs, group, topic)
 	cons := startGrpConsumer(t, addrs, group, topic)
 	waitCond := func(timeout time.Duration, what string, cond func() bool) {
 		t.Helper()
@@ -234,7 +247,6 @@ func TestClusterGroupCoordinatorCrash(t *testing.T) {
 	waitCond(30*time.Second, "the first 3000 records", func() bool { return cons.missing("x", 0, 3000) == 0 })
 	grpWaitCommittedAtEnd(t, adm, group, topic, parts, 10*time.Second)
 	t.Logf("group consumer read and committed the first 3000 in %v", time.Since(t0).Round(time.Millisecond))
-	watch := watchOffsets(t, addrs, group, topic)
 
 	// Produce 6000 more in batches of 300 while consuming; kill the coordinator once
 	// 1500 of them were consumed.
@@ -309,6 +321,9 @@ func TestClusterGroupCoordinatorCrash(t *testing.T) {
 		t.Fatalf("producer not done 60s after the kill (%d produced)", produced.Load())
 	}
 	waitCond(60*time.Second, "every record produced", func() bool { return cons.missing("x", 0, 9000) == 0 })
+	// A new admin client: franz-go keeps a cached coordinator it cannot dial.
+	adm = kadm.NewClient(client(t, addrs, kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond })))
 	after := grpWaitCommittedAtEnd(t, adm, group, topic, parts, 30*time.Second)
 	newCoord := int32(-1)
 	adm.FindGroupCoordinators(context.Background(), group).Each(func(r kadm.FindCoordinatorResponse) {

@@ -298,17 +298,60 @@ func (t *Cluster) stopNodes(nodes []*clusterNode) {
 			fmt.Fprintf(t.Log, "node %d did not stop within 10 s of SIGTERM; killed\n", node.id)
 		}
 		if b, err := os.ReadFile(node.logPath); err == nil && len(bytes.TrimSpace(b)) > 0 {
-			lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-			fmt.Fprintf(t.Log, "node %d logged %d line(s) at warn level or above; the last ones:\n", node.id, len(lines))
-			for _, l := range lines[max(0, len(lines)-5):] {
-				if len(l) > 400 {
-					l = append(l[:400:400], "…"...)
-				}
-				fmt.Fprintf(t.Log, "    %s\n", l)
-			}
+			writeLogSummary(t.Log, node.id, b)
 		}
 	}
 	if t.Log != nil {
 		fmt.Fprintf(t.Log, "cluster stopped in %v\n", took.Round(time.Millisecond))
 	}
+}
+
+// writeLogSummary writes how often a node logged each message (the msg= field of its
+// slog lines, or the whole line), with the time of the first and last, and its last line.
+func writeLogSummary(w io.Writer, id int, b []byte) {
+	type count struct {
+		n           int
+		first, last string
+	}
+	var order []string
+	counts := map[string]*count{}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	for _, l := range lines {
+		s := string(l)
+		msg, ts := s, ""
+		if _, rest, ok := strings.Cut(s, "msg="); ok {
+			msg = rest
+			if strings.HasPrefix(rest, `"`) {
+				if q, err := strconv.QuotedPrefix(rest); err == nil {
+					msg, _ = strconv.Unquote(q)
+				}
+			} else if m, _, ok := strings.Cut(rest, " "); ok {
+				msg = m
+			}
+		}
+		if _, rest, ok := strings.Cut(s, "time="); ok {
+			ts, _, _ = strings.Cut(rest, " ")
+		}
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+		c := counts[msg]
+		if c == nil {
+			c = &count{first: ts}
+			counts[msg] = c
+			order = append(order, msg)
+		}
+		c.n++
+		c.last = ts
+	}
+	fmt.Fprintf(w, "node %d logged %d line(s) at warn level or above:\n", id, len(lines))
+	for _, msg := range order {
+		c := counts[msg]
+		fmt.Fprintf(w, "    %d× %q (%s – %s)\n", c.n, msg, c.first, c.last)
+	}
+	last := lines[len(lines)-1]
+	if len(last) > 400 {
+		last = append(last[:400:400], "…"...)
+	}
+	fmt.Fprintf(w, "    last: %s\n", last)
 }
