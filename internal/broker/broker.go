@@ -21,7 +21,6 @@ import (
 	"github.com/chronik-stream/chronik/internal/replication"
 )
 
-
 // Config configures a Broker.
 type Config struct {
 	NodeID         int32
@@ -268,8 +267,9 @@ func (b *Broker) enforceRetention(now time.Time) {
 		rs = append(rs, r)
 	}
 	b.mu.RUnlock()
+	state := b.ctrl.Snapshot()
 	for _, r := range rs {
-		t, ok := b.ctrl.Topic(r.topic)
+		t, ok := state.Topics[r.topic]
 		if !ok {
 			continue
 		}

@@ -8,8 +8,10 @@ import (
 	"github.com/chronik-stream/chronik/internal/cluster"
 )
 
-// rebalanceEvery is how often a leader hands partitions back to their preferred replica.
-const rebalanceEvery = 5 * time.Second
+// rebalanceEvery is how often a leader hands partitions back to their preferred replica
+// (Kafka's leader.imbalance.check.interval.seconds is 300). A leader move makes clients
+// refresh metadata and retry, so it is done rarely, not as soon as a replica returns.
+const rebalanceEvery = 60 * time.Second
 
 // live reports whether a broker is reachable from here.
 func (b *Broker) live(id int32) bool {
@@ -107,8 +109,9 @@ func (b *Broker) leaderLoop() {
 // replica (the first of the assignment) when it is live and fully caught up, so that
 // leaders stay spread over the nodes as the assignment placed them.
 func (b *Broker) rebalance() {
+	state := b.ctrl.Snapshot()
 	for _, r := range b.localReplicas() {
-		t, ok := b.ctrl.Topic(r.topic)
+		t, ok := state.Topics[r.topic]
 		if !ok || int(r.index) >= len(t.Partitions) {
 			continue
 		}

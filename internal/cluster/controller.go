@@ -29,8 +29,19 @@ type Controller struct {
 	applied uint64
 	version atomic.Uint64 // bumped on every change, for cheap change detection
 
+	// view is an immutable copy of state, replaced after every change; readers use it
+	// without locks and must not modify what it holds.
+	view atomic.Pointer[State]
+
+	cpMu     sync.Mutex
 	durable  atomic.Uint64
 	onChange func()
+}
+
+// publish replaces the readers' view with a copy of the state. Call with mu held.
+func (c *Controller) publish() {
+	v := c.state.clone()
+	c.view.Store(&v)
 }
 
 // OpenController loads the controller's checkpoint from dir (or starts empty).
@@ -51,6 +62,7 @@ func OpenController(dir string, onChange func()) (*Controller, error) {
 		c.state.normalize()
 		c.durable.Store(s.Applied)
 	}
+	c.publish()
 	return c, nil
 }
 
@@ -69,6 +81,7 @@ func (c *Controller) Apply(index uint64, data []byte) any {
 		} else {
 			res = c.state.apply(&cmd)
 			c.version.Add(1)
+			c.publish()
 		}
 	}
 	c.mu.Unlock()
@@ -80,6 +93,8 @@ func (c *Controller) Apply(index uint64, data []byte) any {
 
 // Checkpoint implements replication.StateMachine.
 func (c *Controller) Checkpoint() (uint64, []byte, error) {
+	c.cpMu.Lock() // one checkpoint at a time: they share the temporary file
+	defer c.cpMu.Unlock()
 	c.mu.RLock()
 	b, err := json.Marshal(snapshot{Applied: c.applied, State: c.state})
 	applied := c.applied
@@ -109,6 +124,7 @@ func (c *Controller) Restore(index uint64, data []byte) error {
 	c.state, c.applied = s.State, index
 	c.state.normalize()
 	c.version.Add(1)
+	c.publish()
 	c.mu.Unlock()
 	c.durable.Store(index)
 	if c.onChange != nil {
@@ -117,39 +133,26 @@ func (c *Controller) Restore(index uint64, data []byte) error {
 	return nil
 }
 
-// Snapshot returns a copy of the current state.
-func (c *Controller) Snapshot() State {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.state.clone()
-}
+// Snapshot returns the current state. It is shared: callers must not modify it.
+func (c *Controller) Snapshot() State { return *c.view.Load() }
 
 // Version changes whenever the state does.
 func (c *Controller) Version() uint64 { return c.version.Load() }
 
-// Topic returns a copy of one topic.
+// Topic returns one topic. Its slices and maps are shared: callers must not modify them.
 func (c *Controller) Topic(name string) (Topic, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	t, ok := c.state.Topics[name]
+	t, ok := c.view.Load().Topics[name]
 	if !ok {
 		return Topic{}, false
 	}
-	out := *t
-	out.Partitions = append([]Partition(nil), t.Partitions...)
-	out.Configs = make(map[string]string, len(t.Configs))
-	for k, v := range t.Configs {
-		out.Configs[k] = v
-	}
-	return out, true
+	return *t, true
 }
 
 // TopicNames lists every topic.
 func (c *Controller) TopicNames() []string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	names := make([]string, 0, len(c.state.Topics))
-	for n := range c.state.Topics {
+	v := c.view.Load()
+	names := make([]string, 0, len(v.Topics))
+	for n := range v.Topics {
 		names = append(names, n)
 	}
 	return names
@@ -157,10 +160,9 @@ func (c *Controller) TopicNames() []string {
 
 // Brokers returns the registered brokers.
 func (c *Controller) Brokers() []Broker {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]Broker, 0, len(c.state.Brokers))
-	for _, b := range c.state.Brokers {
+	v := c.view.Load()
+	out := make([]Broker, 0, len(v.Brokers))
+	for _, b := range v.Brokers {
 		out = append(out, b)
 	}
 	return out
@@ -168,18 +170,12 @@ func (c *Controller) Brokers() []Broker {
 
 // LeaderOf returns the leader a partition group last reported.
 func (c *Controller) LeaderOf(group uint64) (Leader, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	l, ok := c.state.Leaders[group]
+	l, ok := c.view.Load().Leaders[group]
 	return l, ok
 }
 
 // ClusterID returns the cluster id ("" until set).
-func (c *Controller) ClusterID() string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.state.ClusterID
-}
+func (c *Controller) ClusterID() string { return c.view.Load().ClusterID }
 
 // Encode encodes a command as a controller raft payload, preceded by headroom zero
 // bytes for the replication layer.

@@ -60,6 +60,7 @@ type Partition struct {
 	log   *plog.Log
 
 	mu        sync.Mutex // serialises Apply against checkpoint snapshots
+	cpMu      sync.Mutex // serialises checkpoints
 	applied   uint64
 	producers map[int64]*producerState
 	buf       []byte
@@ -194,6 +195,8 @@ func (p *Partition) applyProduce(records []byte, appendTime int64) *ProduceResul
 // Checkpoint implements replication.StateMachine: it syncs the log and records the
 // applied index with the producer state, so recovery can start from here.
 func (p *Partition) Checkpoint() (uint64, []byte, error) {
+	p.cpMu.Lock() // one checkpoint at a time: they share the temporary file
+	defer p.cpMu.Unlock()
 	p.mu.Lock()
 	cp := checkpoint{Applied: p.applied, EndOffset: p.log.EndOffset(), StartOffset: p.log.StartOffset(), Producers: copyProducers(p.producers)}
 	p.mu.Unlock()
@@ -234,6 +237,8 @@ func (p *Partition) Restore(index uint64, snap []byte) error {
 	if err != nil {
 		return err
 	}
+	p.cpMu.Lock()
+	defer p.cpMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if end := p.log.EndOffset(); end > cp.EndOffset {
