@@ -236,3 +236,19 @@ func TestProcessCPU(t *testing.T) {
 		t.Fatalf("rss %d threads %d", rss, threads)
 	}
 }
+
+func TestWriteLogSummary(t *testing.T) {
+	log := `time=2026-11-26T00:20:08.704Z level=WARN msg="checkpoint failed" group=1 err="x"
+time=2026-11-26T00:20:09.000Z level=WARN msg="checkpoint failed" group=2 err="y"
+time=2026-11-26T00:20:10.000Z level=ERROR msg=plain n=1
+panic: boom
+`
+	var b bytes.Buffer
+	writeLogSummary(&b, 2, []byte(log))
+	out := b.String()
+	for _, want := range []string{"node 2 logged 4 line(s)", `2× "checkpoint failed" (2026-11-26T00:20:08.704Z – 2026-11-26T00:20:09.000Z)`, `1× "plain"`, `1× "panic: boom"`, "last: panic: boom"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,8 +1,8 @@
 // Package bench is the whole-system benchmark: it runs the same produce, consume and
 // rate-limited latency workloads, with the same franz-go client settings, against each
-// Target (Chronik standalone, franz-go's kfake as the reference broker, later a Chronik
-// cluster) in one run, and reports the figures and the ratio of each target to the
-// reference as markdown.
+// Target (Chronik standalone, a 3-node Chronik cluster, franz-go's kfake as the reference
+// broker) in one run, and reports the figures and the ratios between targets as markdown.
+// RunIdle (idle.go) measures the CPU a cluster's processes use with idle partitions.
 package bench
 
 import (

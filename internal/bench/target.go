@@ -17,9 +17,9 @@ import (
 // bootstrap addresses and a function that stops it and frees what it used (data
 // directories included). The harness calls Start once per run and stop exactly once.
 //
-// Implementations here: Chronik in-process (InProcess), Chronik as a separate
-// chronik-server process (Process) and franz-go's in-memory kfake (Kfake). A 3-node
-// Chronik cluster is meant to be added as one more Target.
+// Implementations: Chronik in-process (InProcess), Chronik as a separate chronik-server
+// process (Process), a Chronik cluster of chronik-server processes (Cluster, cluster.go),
+// franz-go's in-memory kfake (Kfake) and a broker already running (External).
 type Target interface {
 	Name() string
 	Start(ctx context.Context) (bootstrap []string, stop func(), err error)
