@@ -321,3 +321,42 @@ func TestCrashRecoversAcknowledgedEntries(t *testing.T) {
 		seen[v] = true
 	}
 }
+
+// Checkpoints of an idle group are recorded in the WAL, so its old files can be dropped.
+func TestCheckpointOfIdleGroupReleasesWALFiles(t *testing.T) {
+	dir := t.TempDir()
+	w, rec, err := wal.Open(dir, wal.Options{SegmentBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	h := NewHost(Config{NodeID: 1, WAL: w, Tick: 10 * time.Millisecond, CheckpointEvery: time.Hour}, rec)
+	idle, busy := &listSM{}, &listSM{}
+	if err := h.AddGroup(1, []uint64{1}, idle); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AddGroup(2, []uint64{1}, busy); err != nil {
+		t.Fatal(err)
+	}
+	h.Start()
+	defer h.Stop()
+	waitFor(t, "leaders", func() bool {
+		l1, _, _ := h.Leader(1)
+		l2, _, _ := h.Leader(2)
+		return l1 == 1 && l2 == 1
+	})
+	if _, err := h.Propose(context.Background(), 1, payload("once")); err != nil {
+		t.Fatal(err)
+	}
+	h.CheckpointAll() // group 1 is idle from here on
+	big := string(make([]byte, 4<<10))
+	waitFor(t, "old WAL files dropped", func() bool {
+		for i := 0; i < 20; i++ {
+			if _, err := h.Propose(context.Background(), 2, payload(big)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.CheckpointAll()
+		return w.Files() <= 3
+	})
+}
