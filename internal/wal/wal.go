@@ -48,11 +48,16 @@ type WAL struct {
 	closed     bool
 
 	// Owned by the goroutine that holds syncing.
-	file   *os.File
-	off    int64
-	stats  syncStats
-	files  []*fileInfo
-	groups map[uint64]*groupMeta
+	file *os.File
+	off  int64
+
+	deleteMu sync.Mutex
+	toDelete []string
+	deleting bool
+	deleteWG sync.WaitGroup
+	stats    syncStats
+	files    []*fileInfo
+	groups   map[uint64]*groupMeta
 }
 
 // groupMeta is the WAL's memory of one group, written at the head of every new file so
@@ -275,8 +280,11 @@ func (w *WAL) roll(seq uint64) error {
 	return w.dropObsolete()
 }
 
-// dropObsolete deletes the oldest files while every entry they hold is at or below its
-// group's compaction point (or its group is gone). The current file is never deleted.
+// dropObsolete retires the oldest files while every entry they hold is at or below its
+// group's compaction point (or its group is gone). The current file is never retired.
+// Unlinking a large file can take hundreds of milliseconds on a busy disk, so retired
+// files are deleted by a background goroutine, off the commit path; a file a crash left
+// undeleted is replayed harmlessly (its entries are below the compaction points).
 func (w *WAL) dropObsolete() error {
 	for len(w.files) > 1 {
 		fi := w.files[0]
@@ -285,12 +293,39 @@ func (w *WAL) dropObsolete() error {
 				return nil
 			}
 		}
-		if err := os.Remove(filepath.Join(w.dir, fileName(fi.seq))); err != nil && !os.IsNotExist(err) {
-			return err
-		}
+		w.retire(filepath.Join(w.dir, fileName(fi.seq)))
 		w.files = w.files[1:]
 	}
 	return nil
+}
+
+// retire queues a file for deletion.
+func (w *WAL) retire(path string) {
+	w.deleteMu.Lock()
+	defer w.deleteMu.Unlock()
+	w.toDelete = append(w.toDelete, path)
+	if !w.deleting {
+		w.deleting = true
+		w.deleteWG.Add(1)
+		go w.deleteRetired()
+	}
+}
+
+// deleteRetired unlinks retired files until none are queued.
+func (w *WAL) deleteRetired() {
+	defer w.deleteWG.Done()
+	for {
+		w.deleteMu.Lock()
+		if len(w.toDelete) == 0 {
+			w.deleting = false
+			w.deleteMu.Unlock()
+			return
+		}
+		path := w.toDelete[0]
+		w.toDelete = w.toDelete[1:]
+		w.deleteMu.Unlock()
+		_ = os.Remove(path) // a file left behind is replayed harmlessly at the next start
+	}
 }
 
 // Files reports how many WAL files exist (for metrics and tests).
@@ -315,6 +350,7 @@ func (w *WAL) Close() error {
 	}
 	w.closed = true
 	w.cond.Broadcast()
+	w.deleteWG.Wait()
 	return w.file.Close()
 }
 
