@@ -82,7 +82,7 @@ func New(cfg Config, host *replication.Host, ctrl *cluster.Controller) *Broker {
 	}
 	b := &Broker{cfg: cfg, host: host, ctrl: ctrl, log: cfg.Logger, replicas: map[uint64]*replica{},
 		reconcileNow: make(chan struct{}, 1), stop: make(chan struct{})}
-	b.coord = group.NewCoordinator(group.Config{Store: groupStore{b}, Partitions: cfg.OffsetsPartitions, Logger: cfg.Logger})
+	b.coord = group.NewCoordinator(group.Config{Store: groupStore{b}, Topics: topicSource{b}, Partitions: cfg.OffsetsPartitions, Logger: cfg.Logger})
 	return b
 }
 

@@ -216,3 +216,18 @@ func (s groupStore) HighWatermark(p int32) (int64, error) {
 	}
 	return r.p.HighWatermark(), nil
 }
+
+// topicSource implements group.TopicSource from the controller's view (lock free).
+type topicSource struct{ b *Broker }
+
+// Partitions implements group.TopicSource.
+func (s topicSource) Partitions(topic string) ([16]byte, int32, bool) {
+	t, ok := s.b.ctrl.Topic(topic)
+	if !ok {
+		return [16]byte{}, 0, false
+	}
+	return t.ID, int32(len(t.Partitions)), true
+}
+
+// TopicByID implements group.TopicSource.
+func (s topicSource) TopicByID(id [16]byte) (string, bool) { return s.b.TopicNameByID(id) }

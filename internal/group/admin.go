@@ -19,7 +19,11 @@ func (c *Coordinator) DescribeGroups(_ context.Context, ids []string) []GroupDes
 			out = append(out, d)
 			continue
 		}
-		if g := l.g; g != nil {
+		if g := l.g; g != nil && g.consumer != nil {
+			// Kafka: DescribeGroups describes classic groups only.
+			d.ErrorCode = ErrGroupIDNotFound
+			l.unlock()
+		} else if g != nil {
 			d.State = g.state.String()
 			d.ProtocolType = g.protocolType
 			if g.state == stateStable {
@@ -62,7 +66,10 @@ func (c *Coordinator) ListGroups(states []string) (int16, []ListedGroup) {
 		s.mu.Unlock()
 		for _, g := range groups {
 			g.mu.Lock()
-			lg := ListedGroup{Group: g.id, ProtocolType: g.protocolType, State: g.state.String()}
+			lg := ListedGroup{Group: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
+			if g.consumer != nil {
+				lg.State, lg.Type = g.consumer.stateName(), "consumer"
+			}
 			dead := g.state == stateDead
 			g.mu.Unlock()
 			if dead || (len(want) > 0 && !want[strings.ToLower(lg.State)]) {
@@ -107,6 +114,9 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) int16 {
 		g.out = append(g.out, Record{Key: EncodeOffsetKey(OffsetKey{Group: g.id, Topic: tp.Topic, Partition: tp.Partition})})
 	}
 	g.out = append(g.out, Record{Key: EncodeGroupKey(g.id)})
+	if g.consumer != nil && g.consumer.storedEpoch >= 0 {
+		g.out = append(g.out, Record{Key: EncodeConsumerGroupKey(g.id)})
+	}
 	if code := g.flush(ctx, false); code != ErrNone {
 		return code
 	}

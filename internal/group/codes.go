@@ -25,4 +25,9 @@ const (
 	ErrGroupMaxSizeReached       int16 = 81
 	ErrFencedInstanceID          int16 = 82
 	ErrGroupSubscribedToTopic    int16 = 86
+	ErrUnsupportedVersion        int16 = 35
+	ErrInvalidRequest            int16 = 42
+	ErrFencedMemberEpoch         int16 = 110
+	ErrUnreleasedInstanceID      int16 = 111
+	ErrStaleMemberEpoch          int16 = 113
 )

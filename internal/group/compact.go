@@ -90,6 +90,12 @@ func (s *shard) snapshot() []Record {
 			if g.stored != nil {
 				recs = append(recs, Record{Key: EncodeGroupKey(g.id), Value: EncodeGroupValue(*g.stored)})
 			}
+			if g.consumer != nil && g.consumer.storedEpoch >= 0 {
+				recs = append(recs, Record{Key: EncodeConsumerGroupKey(g.id), Value: EncodeConsumerGroupValue(g.consumer.storedEpoch)})
+			}
+			if g.consumer != nil && g.consumer.storedMembers != nil {
+				recs = append(recs, Record{Key: EncodeConsumerMembersKey(g.id), Value: g.consumer.storedMembers})
+			}
 			tps := make([]TopicPartition, 0, len(g.offsets))
 			for tp := range g.offsets {
 				tps = append(tps, tp)

@@ -1,5 +1,7 @@
 // Package group is the consumer-group coordinator: Kafka's classic group protocol
-// (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, static membership) and committed offsets.
+// (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, static membership), the consumer group
+// protocol of KIP-848 (ConsumerGroupHeartbeat, server-side assignment; consumer.go) and
+// committed offsets.
 //
 // Durability: group metadata and committed offsets are records of the replicated internal
 // topic __consumer_offsets (records.go), written through a Store. The group with id g lives
@@ -79,6 +81,14 @@ type Config struct {
 	// CompactionThreshold: a partition is snapshotted and its older records dropped once
 	// this many records were appended to it since the last snapshot (or found on Load).
 	CompactionThreshold int
+
+	// Topics is the broker's topic metadata for the consumer group protocol (KIP-848,
+	// consumer.go). Nil: ConsumerGroupHeartbeat is answered UNSUPPORTED_VERSION.
+	Topics TopicSource
+	// ConsumerSessionTimeout (0: DefaultConsumerSessionTimeout) and
+	// ConsumerHeartbeatInterval (0: DefaultConsumerHeartbeatInterval) of consumer groups.
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
 }
 
 // Coordinator is the consumer-group coordinator of one node. Its methods are safe for

@@ -63,6 +63,10 @@ type group struct {
 	syncTimer        Timer
 	pendingSync      map[string]bool // members that got the join answer but have not synced
 
+	// consumer is set for a group of type consumer (KIP-848, consumer.go); the classic
+	// fields above are then unused (state is Empty or Stable, protocolType "consumer").
+	consumer *cgroup
+
 	// stored is the metadata as last queued for the log (nil: never written).
 	stored *GroupValue
 	// out holds records to append before the current operation answers.
@@ -345,6 +349,7 @@ func (g *group) kill(code int16) {
 	}
 	g.stopJoinTimer()
 	g.clearPendingSync()
+	g.killConsumer()
 	g.transition(stateDead)
 }
 

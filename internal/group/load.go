@@ -82,6 +82,8 @@ func (c *Coordinator) Unload(partition int32) {
 func (s *shard) load(ctx context.Context) (int, error) {
 	metas := map[string]*GroupValue{}
 	offsets := map[OffsetKey]OffsetValue{}
+	consumers := map[string]int32{} // consumer groups (KIP-848) by group epoch
+	cmembers := map[string][]byte{} // their members records
 	n := 0
 	err := s.c.store.Scan(ctx, s.partition, func(r Record) error {
 		n++
@@ -89,6 +91,29 @@ func (s *shard) load(ctx context.Context) (int, error) {
 			return errors.New("unloaded")
 		}
 		e, err := DecodeRecord(r.Key, r.Value)
+		if errors.Is(err, ErrUnknownRecord) {
+			if id, ok := decodeConsumerMembersKey(r.Key); ok {
+				if r.Value == nil {
+					delete(cmembers, id)
+				} else {
+					cmembers[id] = r.Value
+				}
+				return nil
+			}
+			if id, epoch, ok, cerr := DecodeConsumerGroupRecord(r.Key, r.Value); ok {
+				switch {
+				case cerr != nil:
+					s.c.log.Warn("group: skipping undecodable __consumer_offsets record", "partition", s.partition, "offset", r.Offset, "err", cerr)
+				case epoch == nil:
+					delete(consumers, id)
+					delete(cmembers, id)
+				default:
+					consumers[id] = *epoch
+					delete(metas, id)
+				}
+				return nil
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrUnknownRecord) {
 				s.c.log.Warn("group: skipping undecodable __consumer_offsets record", "partition", s.partition, "offset", r.Offset, "err", err)
@@ -104,6 +129,8 @@ func (s *shard) load(ctx context.Context) (int, error) {
 			delete(metas, *e.GroupKey)
 		case e.GroupKey != nil:
 			metas[*e.GroupKey] = e.Group
+			delete(consumers, *e.GroupKey)
+			delete(cmembers, *e.GroupKey)
 		}
 		return nil
 	})
@@ -128,6 +155,23 @@ func (s *shard) load(ctx context.Context) (int, error) {
 		g := get(id)
 		g.mu.Lock()
 		g.restore(v)
+		g.mu.Unlock()
+	}
+	for id, epoch := range consumers {
+		if PartitionFor(id, s.c.cfg.Partitions) != s.partition {
+			continue
+		}
+		g := get(id)
+		g.mu.Lock()
+		g.restoreConsumer(epoch)
+		if v := cmembers[id]; v != nil {
+			ms, err := decodeConsumerMembers(v)
+			if err != nil {
+				s.c.log.Warn("group: dropping undecodable consumer group members", "group", id, "err", err)
+			} else {
+				g.restoreConsumerMembers(ms, v)
+			}
+		}
 		g.mu.Unlock()
 	}
 	for k, v := range offsets {

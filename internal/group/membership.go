@@ -37,6 +37,13 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResponse {
 		return fail(ErrUnknownMemberID)
 	}
 	g := l.g
+	if g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			l.unlock()
+			return fail(ErrInconsistentGroupProtocol)
+		}
+		g.toClassic()
+	}
 	resp, wait, after := g.join(req)
 	if code := g.flush(ctx, false); after != nil {
 		resp = after(code)

@@ -74,6 +74,9 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) []in
 
 // checkCommit validates who commits (Kafka's doCommitOffsets).
 func (g *group) checkCommit(req CommitRequest) int16 {
+	if g.consumer != nil {
+		return g.checkConsumerCommit(req)
+	}
 	if req.InstanceID != nil {
 		if id, ok := g.static[*req.InstanceID]; ok && id != req.MemberID {
 			return ErrFencedInstanceID
@@ -190,6 +193,14 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, tps []T
 // selected protocol); nil if any cannot be decoded.
 func (g *group) subscribedTopics() map[string]bool {
 	out := map[string]bool{}
+	if g.consumer != nil {
+		for _, m := range g.consumer.members {
+			for _, t := range m.subscribed {
+				out[t] = true
+			}
+		}
+		return out
+	}
 	for _, m := range g.members {
 		md := m.metadata(g.protocol)
 		if g.protocol == "" && len(m.protocols) > 0 {
@@ -305,6 +316,9 @@ func (g *group) expire(ctx context.Context) {
 	deleteGroup := g.state == stateEmpty && len(g.pending) == 0 && len(g.offsets) == len(expired)
 	if deleteGroup {
 		g.out = append(g.out, Record{Key: EncodeGroupKey(g.id)})
+		if g.consumer != nil && g.consumer.storedEpoch >= 0 {
+			g.out = append(g.out, Record{Key: EncodeConsumerGroupKey(g.id)})
+		}
 	}
 	if len(g.out) == 0 {
 		return

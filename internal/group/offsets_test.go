@@ -233,7 +233,7 @@ func TestListGroups(t *testing.T) {
 	if code != 0 || len(gs) != 3 {
 		t.Fatalf("list: %d %+v", code, gs)
 	}
-	want := []ListedGroup{{"completing", "consumer", "CompletingRebalance"}, {"simple", "", "Empty"}, {"stable", "consumer", "Stable"}}
+	want := []ListedGroup{{"completing", "consumer", "CompletingRebalance", "classic"}, {"simple", "", "Empty", "classic"}, {"stable", "consumer", "Stable", "classic"}}
 	for i := range want {
 		if gs[i] != want[i] {
 			t.Fatalf("list[%d] = %+v, want %+v", i, gs[i], want[i])

@@ -18,8 +18,8 @@ package group
 //
 // Strings carry an int16 length (-1 null), bytes an int32 length, arrays an int32 count,
 // all big-endian. We write key v1 / v2, offset value v3 and group value v3. A nil value is
-// a tombstone. Other key versions (Kafka's newer KIP-848 records) decode to
-// ErrUnknownRecord and are skipped when loading.
+// a tombstone. Other key versions decode to ErrUnknownRecord; Load reads the consumer
+// group records (key versions 3 and 1000, consumer_records.go) and skips the rest.
 
 import (
 	"encoding/binary"

@@ -159,6 +159,7 @@ type ListedGroup struct {
 	Group        string
 	ProtocolType string
 	State        string
+	Type         string // "classic" or "consumer" (KIP-848), ListGroups v5+
 }
 
 // DeleteResult answers one group of DeleteGroups.
