@@ -36,7 +36,14 @@ func count(m *sync.Map) int {
 
 // Two group members share a topic; when one leaves the other takes over its partitions;
 // a restarted node resumes the group from its committed offsets.
-func TestConsumerGroupsStandalone(t *testing.T) {
+func TestConsumerGroupsStandalone(t *testing.T) { groupScenario(t) }
+
+// The same with KIP-848's server-side assignment (ConsumerGroupHeartbeat).
+func TestConsumerGroupsServerSideAssignment(t *testing.T) {
+	groupScenario(t, kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer()))
+}
+
+func groupScenario(t *testing.T, opts ...kgo.Opt) {
 	cfg := testConfig(t.TempDir())
 	n := startNode(t, cfg)
 	ctx := context.Background()
@@ -55,8 +62,8 @@ func TestConsumerGroupsStandalone(t *testing.T) {
 	}
 	produce(0, 400)
 	var seen sync.Map
-	a := groupConsumer(t, seeds, "g1", "grouped", &seen)
-	b := groupConsumer(t, seeds, "g1", "grouped", &seen)
+	a := groupConsumer(t, seeds, "g1", "grouped", &seen, opts...)
+	b := groupConsumer(t, seeds, "g1", "grouped", &seen, opts...)
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for count(&seen) < 400 && cctx.Err() == nil {
@@ -107,7 +114,7 @@ func TestConsumerGroupsStandalone(t *testing.T) {
 		}
 	}
 	var again sync.Map
-	c := groupConsumer(t, seeds, "g1", "grouped", &again)
+	c := groupConsumer(t, seeds, "g1", "grouped", &again, opts...)
 	defer c.Close()
 	for count(&again) < 10 && cctx.Err() == nil {
 		pctx, pc := context.WithTimeout(cctx, time.Second)
