@@ -294,3 +294,68 @@ func newClient(t *testing.T, seeds []string, opts ...kgo.Opt) *kgo.Client {
 	t.Cleanup(cl.Close)
 	return cl
 }
+
+// KIP-392: a leader points a client in another rack at the in-sync replica in the
+// client's rack, and a rack-aware consumer reads everything through followers.
+func TestClusterPreferredReadReplica(t *testing.T) {
+	c := &testCluster{cfgs: clusterConfigs(t, 3), nodes: make([]*Node, 3)}
+	for i := range c.cfgs {
+		c.cfgs[i].Rack = fmt.Sprintf("r%d", i+1)
+	}
+	var wg sync.WaitGroup
+	for i := range c.cfgs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			n, err := Start(ctx, c.cfgs[i], nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.nodes[i] = n
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			if n != nil {
+				n.Stop()
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	ctx := context.Background()
+	adm := kadm.NewClient(newClient(t, c.seeds()))
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "racked"); err != nil {
+		t.Fatal(err)
+	}
+	p := newClient(t, c.seeds(), kgo.DefaultProduceTopic("racked"), kgo.RecordRetries(100))
+	for i := 0; i < 100; i++ {
+		if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	md, err := adm.Metadata(ctx, "racked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := md.Topics["racked"].Partitions[0].Leader
+	other := leader%3 + 1
+	otherRack := fmt.Sprintf("r%d", other)
+	waitFor(t, "a preferred replica", func() bool {
+		res, err := c.nodes[leader-1].broker.Fetch(kafka.FetchPartition{Topic: "racked", Offset: 0, MaxBytes: 1 << 20, ReplicaRack: otherRack})
+		return err == nil && res.PreferredReadReplica == other
+	})
+	cons := newClient(t, c.seeds(), kgo.Rack(otherRack), kgo.ConsumeTopics("racked"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := 0
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for got < 100 && cctx.Err() == nil {
+		got += len(cons.PollFetches(cctx).Records())
+	}
+	if got != 100 {
+		t.Fatalf("rack-aware consumer read %d of 100", got)
+	}
+}
