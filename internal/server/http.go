@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 
 	"github.com/chronik-stream/chronik/internal/cluster"
@@ -12,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// startHTTP serves /metrics (Prometheus) and /health (200 once the node serves Kafka
-// and the controller has a leader).
+// startHTTP serves /metrics (Prometheus), /health (200 once the node serves Kafka and
+// the controller has a leader) and Go's profiler under /debug/pprof/.
 func (n *Node) startHTTP() error {
 	if n.cfg.HTTPPort < 0 {
 		return nil
@@ -26,6 +27,9 @@ func (n *Node) startHTTP() error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &nodeCollector{n: n})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		l, _, _ := n.host.Leader(cluster.ControllerGroup)
 		if l == 0 {
