@@ -58,6 +58,13 @@ fuzz:
 bench: build
 	./$(BIN)/chronik bench $(BENCH_ARGS)
 
+# Fault injection (kill, pause, restart one node at a time) against a 3-node cluster of
+# ./$(BIN)/chronik-server; fails on lost, duplicated or reordered acknowledged writes or a
+# fault unavailable for more than 3 s. VERIFY_ARGS=... adds flags (e.g. --seed N).
+.PHONY: verify
+verify: build
+	./$(BIN)/chronik verify --duration 120s $(VERIFY_ARGS)
+
 # No Go image can be pulled, so the image copies the static binary built here.
 docker: build
 	docker build -t $(IMAGE) .

@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringSliceVar(&g.brokers, "brokers", []string{"localhost:9092"}, "bootstrap brokers, host:port (comma separated or repeated)")
 	root.PersistentFlags().DurationVar(&g.timeout, "request-timeout", 30*time.Second, "timeout of admin requests")
-	root.AddCommand(newTopicsCmd(g), newProduceCmd(g), newConsumeCmd(g), newClusterCmd(g), newBenchCmd(g))
+	root.AddCommand(newTopicsCmd(g), newProduceCmd(g), newConsumeCmd(g), newClusterCmd(g), newBenchCmd(g), newVerifyCmd())
 	return root
 }
 
