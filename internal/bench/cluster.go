@@ -115,7 +115,7 @@ func (t *Cluster) tryStart(ctx context.Context) (addrs []string, stop func(), po
 		return nil, nil, false, err
 	}
 	n := t.nodes()
-	ports, err := freePorts(2 * n)
+	ports, err := FreePorts(2 * n)
 	if err != nil {
 		os.RemoveAll(root)
 		return nil, nil, false, err
@@ -156,7 +156,7 @@ func (t *Cluster) tryStart(ctx context.Context) (addrs []string, stop func(), po
 	}
 	if err := waitCluster(ctx, nodes, timeout); err != nil {
 		for _, node := range nodes {
-			if node.hasExited() && strings.Contains(tail(node.logPath, 4000), "address already in use") {
+			if node.hasExited() && strings.Contains(TailFile(node.logPath, 4000), "address already in use") {
 				portTaken = true
 			}
 		}
@@ -174,8 +174,8 @@ func (t *Cluster) tryStart(ctx context.Context) (addrs []string, stop func(), po
 	return addrs, stop, false, nil
 }
 
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct free loopback ports.
+func FreePorts(n int) ([]int, error) {
 	seen := map[int]bool{}
 	var ports []int
 	for tries := 0; len(ports) < n; tries++ {
@@ -203,16 +203,16 @@ func waitCluster(ctx context.Context, nodes []*clusterNode, timeout time.Duratio
 		for {
 			for _, o := range nodes {
 				if o.hasExited() {
-					return fmt.Errorf("node %d exited while the cluster started (%v); its log:\n%s", o.id, o.waitErr, tail(o.logPath, 2000))
+					return fmt.Errorf("node %d exited while the cluster started (%v); its log:\n%s", o.id, o.waitErr, TailFile(o.logPath, 2000))
 				}
 			}
-			err := probeBrokers(ctx, node.kafkaAddr, len(nodes))
+			err := ProbeBrokers(ctx, node.kafkaAddr, len(nodes))
 			if err == nil {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("node %d at %s not ready: %w; its log:\n%s", node.id, node.kafkaAddr, errors.Join(ctx.Err(), err), tail(node.logPath, 2000))
+				return fmt.Errorf("node %d at %s not ready: %w; its log:\n%s", node.id, node.kafkaAddr, errors.Join(ctx.Err(), err), TailFile(node.logPath, 2000))
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
@@ -220,12 +220,13 @@ func waitCluster(ctx context.Context, nodes []*clusterNode, timeout time.Duratio
 	return nil
 }
 
-// nodeMetadata sends a Metadata request for topics (nil = none, brokers only) to the
-// broker at addr itself, not to whichever broker the client would pick.
-func nodeMetadata(ctx context.Context, addr string, topics []string) (*kmsg.MetadataResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// NodeMetadata sends a Metadata request for topics (nil = none, brokers only) to the
+// broker at addr itself, not to whichever broker the client would pick, giving up after
+// timeout.
+func NodeMetadata(ctx context.Context, addr string, topics []string, timeout time.Duration) (*kmsg.MetadataResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestRetries(0), kgo.DialTimeout(time.Second))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestRetries(0), kgo.DialTimeout(min(timeout, time.Second)))
 	if err != nil {
 		return nil, err
 	}
@@ -245,8 +246,10 @@ func nodeMetadata(ctx context.Context, addr string, topics []string) (*kmsg.Meta
 	return resp.(*kmsg.MetadataResponse), nil
 }
 
-func probeBrokers(ctx context.Context, addr string, brokers int) error {
-	m, err := nodeMetadata(ctx, addr, nil)
+// ProbeBrokers checks that the broker at addr lists at least brokers brokers and names a
+// controller.
+func ProbeBrokers(ctx context.Context, addr string, brokers int) error {
+	m, err := NodeMetadata(ctx, addr, nil, 2*time.Second)
 	if err != nil {
 		return err
 	}

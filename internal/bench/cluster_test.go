@@ -60,7 +60,7 @@ func TestClusterTarget(t *testing.T) {
 		t.Fatalf("addresses %v, pids %v", addrs, pids)
 	}
 	for _, a := range addrs {
-		if err := probeBrokers(ctx, a, 3); err != nil {
+		if err := ProbeBrokers(ctx, a, 3); err != nil {
 			t.Fatalf("%s: %v", a, err)
 		}
 	}
@@ -78,7 +78,7 @@ func TestClusterTarget(t *testing.T) {
 	if err := createTopic(ctx, cfg, addrs, topic); err != nil {
 		t.Fatal(err)
 	}
-	m, err := nodeMetadata(ctx, addrs[1], []string{topic})
+	m, err := NodeMetadata(ctx, addrs[1], []string{topic}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

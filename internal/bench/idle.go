@@ -231,7 +231,7 @@ func createIdleTopic(ctx context.Context, cfg IdleConfig, bootstrap []string, to
 
 // partitionsLed counts the topic's partitions that the broker at addr says have a leader.
 func partitionsLed(ctx context.Context, addr, topic string, partitions int32) (int, error) {
-	m, err := nodeMetadata(ctx, addr, []string{topic})
+	m, err := NodeMetadata(ctx, addr, []string{topic}, 2*time.Second)
 	if err != nil {
 		return 0, err
 	}

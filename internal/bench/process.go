@@ -105,7 +105,7 @@ func (t *Process) Start(ctx context.Context) ([]string, func(), error) {
 	if err := waitKafka(ctx, addr, exited, 60*time.Second); err != nil {
 		select {
 		case <-exited:
-			err = fmt.Errorf("%w (%v); server log:\n%s", err, waitErr, tail(logPath, 2000))
+			err = fmt.Errorf("%w (%v); server log:\n%s", err, waitErr, TailFile(logPath, 2000))
 		default:
 		}
 		stop()
@@ -143,7 +143,8 @@ func waitKafka(ctx context.Context, addr string, exited <-chan struct{}, timeout
 }
 
 // tail returns the last n bytes of a file.
-func tail(path string, n int64) string {
+// TailFile returns the last n bytes of a file (its error text if it cannot be read).
+func TailFile(path string, n int64) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -14,9 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-stream/chronik/internal/bench"
 )
@@ -109,7 +105,7 @@ func (c *Cluster) tryStart(ctx context.Context, timeout time.Duration) error {
 	c.root = root
 	c.nodes = nil
 	n := c.Nodes
-	ports, err := freePorts(2 * n)
+	ports, err := bench.FreePorts(2 * n)
 	if err != nil {
 		return err
 	}
@@ -158,15 +154,15 @@ func (c *Cluster) WaitReady(ctx context.Context, id int) error {
 	n := c.Node(id)
 	for {
 		if n.hasExited() {
-			return fmt.Errorf("node %d exited (%v); its log:\n%s", id, n.exitErr(), tail(n.logPath, 2000))
+			return fmt.Errorf("node %d exited (%v); its log:\n%s", id, n.exitErr(), bench.TailFile(n.logPath, 2000))
 		}
-		err := probeBrokers(ctx, n.Addr, len(c.nodes))
+		err := bench.ProbeBrokers(ctx, n.Addr, len(c.nodes))
 		if err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("node %d at %s not ready: %w; its log:\n%s", id, n.Addr, errors.Join(ctx.Err(), err), tail(n.logPath, 2000))
+			return fmt.Errorf("node %d at %s not ready: %w; its log:\n%s", id, n.Addr, errors.Join(ctx.Err(), err), bench.TailFile(n.logPath, 2000))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -337,77 +333,7 @@ func (n *Node) Terminate(grace time.Duration) bool {
 }
 
 // LogTail is the last n bytes of the node's log.
-func (n *Node) LogTail(max int64) string { return tail(n.logPath, max) }
-
-func freePorts(n int) ([]int, error) {
-	seen := map[int]bool{}
-	var ports []int
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > 10*n {
-			return nil, errors.New("no distinct free ports")
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !seen[p] {
-			seen[p] = true
-			ports = append(ports, p)
-		}
-	}
-	return ports, nil
-}
-
-func tail(path string, n int64) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	if int64(len(b)) > n {
-		b = b[int64(len(b))-n:]
-	}
-	return string(b)
-}
-
-// nodeMetadata sends a Metadata request for topics (nil = brokers only) to the broker
-// at addr itself.
-func nodeMetadata(ctx context.Context, addr string, topics []string, timeout time.Duration) (*kmsg.MetadataResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestRetries(0), kgo.DialTimeout(timeout))
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{}
-	for _, tp := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(tp)
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := cl.Broker(math.MinInt32).Request(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return resp.(*kmsg.MetadataResponse), nil
-}
-
-func probeBrokers(ctx context.Context, addr string, brokers int) error {
-	m, err := nodeMetadata(ctx, addr, nil, 2*time.Second)
-	if err != nil {
-		return err
-	}
-	if len(m.Brokers) < brokers {
-		return fmt.Errorf("metadata lists %d brokers, want %d", len(m.Brokers), brokers)
-	}
-	if m.ControllerID < 0 {
-		return errors.New("metadata names no controller yet")
-	}
-	return nil
-}
+func (n *Node) LogTail(max int64) string { return bench.TailFile(n.logPath, max) }
 
 // PartitionView is how one node sees a partition.
 type PartitionView struct {
@@ -434,7 +360,7 @@ func (c *Cluster) ViewsExcept(ctx context.Context, topic string, skip int) map[i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, err := nodeMetadata(ctx, n.Addr, []string{topic}, time.Second)
+			m, err := bench.NodeMetadata(ctx, n.Addr, []string{topic}, time.Second)
 			if err != nil {
 				return
 			}
