@@ -18,22 +18,17 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Short: "Show the brokers, the controller and every partition's leader, replicas and ISR",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := g.admin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			md, err := adm.Metadata(ctx)
-			if err != nil {
-				return err
-			}
-			if !internal {
-				md.Topics.FilterInternal()
-			}
-			writeStatus(cmd.OutOrStdout(), md)
-			return nil
+			return g.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				md, err := adm.Metadata(ctx)
+				if err != nil {
+					return err
+				}
+				if !internal {
+					md.Topics.FilterInternal()
+				}
+				writeStatus(cmd.OutOrStdout(), md)
+				return nil
+			})
 		},
 	}
 	status.Flags().BoolVar(&internal, "internal", false, "include internal topics")

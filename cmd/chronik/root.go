@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -43,11 +44,16 @@ func (g *globals) client(opts ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(g.brokers...)}, opts...)...)
 }
 
-// admin makes an admin client; close it with its Close.
-func (g *globals) admin() (*kadm.Client, error) {
+// withAdmin runs fn with an admin client on --brokers and a context bounded by --timeout,
+// and closes the client afterwards.
+func (g *globals) withAdmin(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client) error) error {
 	cl, err := g.client()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return kadm.NewClient(cl), nil
+	adm := kadm.NewClient(cl)
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+	defer cancel()
+	return fn(ctx, adm)
 }

@@ -27,31 +27,26 @@ func newTopicsListCmd(g *globals) *cobra.Command {
 		Short: "List topics with their partition counts and replication factors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := g.admin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			list := adm.ListTopics
-			if internal {
-				list = adm.ListTopicsWithInternal
-			}
-			tds, err := list(ctx)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION")
-			for _, td := range tds.Sorted() {
-				if td.Err != nil {
-					fmt.Fprintf(w, "%s\t-\t-\t(%v)\n", td.Topic, td.Err)
-					continue
+			return g.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				list := adm.ListTopics
+				if internal {
+					list = adm.ListTopicsWithInternal
 				}
-				fmt.Fprintf(w, "%s\t%d\t%d\n", td.Topic, len(td.Partitions), td.Partitions.NumReplicas())
-			}
-			return w.Flush()
+				tds, err := list(ctx)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION")
+				for _, td := range tds.Sorted() {
+					if td.Err != nil {
+						fmt.Fprintf(w, "%s\t-\t-\t(%v)\n", td.Topic, td.Err)
+						continue
+					}
+					fmt.Fprintf(w, "%s\t%d\t%d\n", td.Topic, len(td.Partitions), td.Partitions.NumReplicas())
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&internal, "internal", false, "include internal topics")
@@ -97,26 +92,21 @@ func newTopicsCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			adm, err := g.admin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			resps, err := adm.CreateTopics(ctx, partitions, rf, cfgs, topics...)
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, r := range resps.Sorted() {
-				if r.Err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w%s", r.Topic, r.Err, detail(r.ErrMessage)))
-					continue
+			return g.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				resps, err := adm.CreateTopics(ctx, partitions, rf, cfgs, topics...)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "created %s (%d partitions, replication factor %d)\n", r.Topic, r.NumPartitions, r.ReplicationFactor)
-			}
-			return errors.Join(errs...)
+				var errs []error
+				for _, r := range resps.Sorted() {
+					if r.Err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w%s", r.Topic, r.Err, detail(r.ErrMessage)))
+						continue
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "created %s (%d partitions, replication factor %d)\n", r.Topic, r.NumPartitions, r.ReplicationFactor)
+				}
+				return errors.Join(errs...)
+			})
 		},
 	}
 	cmd.Flags().Int32VarP(&partitions, "partitions", "p", -1, "number of partitions (-1 = broker default)")
@@ -138,26 +128,21 @@ func newTopicsDeleteCmd(g *globals) *cobra.Command {
 		Short: "Delete topics",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			adm, err := g.admin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			resps, err := adm.DeleteTopics(ctx, topics...)
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, r := range resps.Sorted() {
-				if r.Err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w%s", r.Topic, r.Err, detail(r.ErrMessage)))
-					continue
+			return g.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				resps, err := adm.DeleteTopics(ctx, topics...)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", r.Topic)
-			}
-			return errors.Join(errs...)
+				var errs []error
+				for _, r := range resps.Sorted() {
+					if r.Err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w%s", r.Topic, r.Err, detail(r.ErrMessage)))
+						continue
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", r.Topic)
+				}
+				return errors.Join(errs...)
+			})
 		},
 	}
 }
@@ -169,43 +154,38 @@ func newTopicsDescribeCmd(g *globals) *cobra.Command {
 		Short: "Show topics' partitions (leader, replicas, ISR) and configs",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			adm, err := g.admin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			tds, err := adm.ListTopicsWithInternal(ctx, topics...)
-			if err != nil {
-				return err
-			}
-			rcs, cfgErr := adm.DescribeTopicConfigs(ctx, topics...)
-			out := cmd.OutOrStdout()
-			var errs []error
-			for i, name := range topics {
-				if i > 0 {
-					fmt.Fprintln(out)
+			return g.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				tds, err := adm.ListTopicsWithInternal(ctx, topics...)
+				if err != nil {
+					return err
 				}
-				td, ok := tds[name]
-				if !ok || td.Err != nil {
-					err := td.Err
-					if !ok {
-						err = errors.New("not in the metadata response")
+				rcs, cfgErr := adm.DescribeTopicConfigs(ctx, topics...)
+				out := cmd.OutOrStdout()
+				var errs []error
+				for i, name := range topics {
+					if i > 0 {
+						fmt.Fprintln(out)
 					}
-					errs = append(errs, fmt.Errorf("%s: %w", name, err))
-					continue
+					td, ok := tds[name]
+					if !ok || td.Err != nil {
+						err := td.Err
+						if !ok {
+							err = errors.New("not in the metadata response")
+						}
+						errs = append(errs, fmt.Errorf("%s: %w", name, err))
+						continue
+					}
+					writeTopic(out, td)
+					if cfgErr != nil {
+						fmt.Fprintf(out, "configs: %v\n", cfgErr)
+						continue
+					}
+					if rc, err := rcs.On(name, nil); err == nil {
+						writeConfigs(out, rc, all)
+					}
 				}
-				writeTopic(out, td)
-				if cfgErr != nil {
-					fmt.Fprintf(out, "configs: %v\n", cfgErr)
-					continue
-				}
-				if rc, err := rcs.On(name, nil); err == nil {
-					writeConfigs(out, rc, all)
-				}
-			}
-			return errors.Join(errs...)
+				return errors.Join(errs...)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all-configs", false, "show every config, not only those set on the topic")
