@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -174,17 +175,8 @@ func editList(cur, val string, add bool) string {
 			items = append(items, s)
 		}
 	}
-	if add && !contains2(items, val) {
+	if add && !slices.Contains(items, val) {
 		items = append(items, val)
 	}
 	return strings.Join(items, ",")
-}
-
-func contains2(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -201,7 +202,7 @@ func (b *Broker) planTopic(spec kafka.TopicSpec) (*cluster.Topic, error) {
 				return nil, fmt.Errorf("%w: partition %d has no replicas", kerr.InvalidReplicaAssignment, i)
 			}
 			for _, r := range reps {
-				if !contains(brokers, r) {
+				if !slices.Contains(brokers, r) {
 					return nil, fmt.Errorf("%w: broker %d does not exist", kerr.InvalidReplicaAssignment, r)
 				}
 			}
@@ -251,15 +252,6 @@ func (b *Broker) brokerIDs() []int32 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
-}
-
-func contains(xs []int32, x int32) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // DeleteTopic implements kafka.Backend.
