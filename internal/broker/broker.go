@@ -236,13 +236,8 @@ func (b *Broker) removeReplica(r *replica) error {
 
 // local returns the local replica of a topic partition, or nil.
 func (b *Broker) local(topic string, index int32) *replica {
-	t, ok := b.ctrl.Topic(topic)
-	if !ok || index < 0 || int(index) >= len(t.Partitions) {
-		return nil
-	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.replicas[t.Partitions[index].Group]
+	_, r, _ := b.localPartition(topic, index)
+	return r
 }
 
 func (b *Broker) retentionLoop() {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 
+	"github.com/chronik-stream/chronik/internal/cluster"
 	"github.com/chronik-stream/chronik/internal/kafka"
 	"github.com/chronik-stream/chronik/internal/partition"
 	"github.com/chronik-stream/chronik/internal/replication"
@@ -11,15 +12,24 @@ import (
 
 // readable returns the local replica a read may use: any replica serves committed data.
 func (b *Broker) readable(topic string, index int32) (*replica, error) {
+	_, r, err := b.localPartition(topic, index)
+	return r, err
+}
+
+// localPartition returns a partition's topic and this node's replica of it. Errors:
+// UnknownTopicOrPartition, or NotLeaderForPartition when this node holds no replica.
+func (b *Broker) localPartition(topic string, index int32) (cluster.Topic, *replica, error) {
 	t, ok := b.ctrl.Topic(topic)
 	if !ok || index < 0 || int(index) >= len(t.Partitions) {
-		return nil, kerr.UnknownTopicOrPartition
+		return t, nil, kerr.UnknownTopicOrPartition
 	}
-	r := b.local(topic, index)
+	b.mu.RLock()
+	r := b.replicas[t.Partitions[index].Group]
+	b.mu.RUnlock()
 	if r == nil {
-		return nil, kerr.NotLeaderForPartition
+		return t, nil, kerr.NotLeaderForPartition
 	}
-	return r, nil
+	return t, r, nil
 }
 
 // Fetch implements kafka.Backend. Every stored batch is committed, so the whole local

@@ -27,13 +27,9 @@ func (b *Broker) Produce(ctx context.Context, topic string, index int32, records
 	if acks != 0 && acks != 1 && acks != -1 {
 		return fail(kerr.InvalidRequiredAcks)
 	}
-	t, ok := b.ctrl.Topic(topic)
-	if !ok || index < 0 || int(index) >= len(t.Partitions) {
-		return fail(kerr.UnknownTopicOrPartition)
-	}
-	r := b.local(topic, index)
-	if r == nil {
-		return fail(kerr.NotLeaderForPartition)
+	t, r, err := b.localPartition(topic, index)
+	if err != nil {
+		return fail(err)
 	}
 	if leader, _, _ := b.host.Leader(r.group); leader != uint64(b.cfg.NodeID) {
 		return fail(kerr.NotLeaderForPartition)
