@@ -44,14 +44,7 @@ func (b *Broker) Brokers() []kafka.BrokerInfo {
 }
 
 // TopicNameByID implements kafka.Backend.
-func (b *Broker) TopicNameByID(id [16]byte) (string, bool) {
-	for _, n := range b.ctrl.TopicNames() {
-		if t, ok := b.ctrl.Topic(n); ok && t.ID == id {
-			return n, true
-		}
-	}
-	return "", false
-}
+func (b *Broker) TopicNameByID(id [16]byte) (string, bool) { return b.ctrl.TopicByID(id) }
 
 // Metadata implements kafka.Backend.
 func (b *Broker) Metadata(ctx context.Context, names []string, autoCreate bool) []kafka.TopicInfo {

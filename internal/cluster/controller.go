@@ -30,8 +30,9 @@ type Controller struct {
 	version atomic.Uint64 // bumped on every change, for cheap change detection
 
 	// view is an immutable copy of state, replaced after every change; readers use it
-	// without locks and must not modify what it holds.
+	// without locks and must not modify what it holds. byID indexes its topics by id.
 	view atomic.Pointer[State]
+	byID atomic.Pointer[map[[16]byte]string]
 
 	cpMu     sync.Mutex
 	durable  atomic.Uint64
@@ -41,6 +42,11 @@ type Controller struct {
 // publish replaces the readers' view with a copy of the state. Call with mu held.
 func (c *Controller) publish() {
 	v := c.state.clone()
+	ids := make(map[[16]byte]string, len(v.Topics))
+	for name, t := range v.Topics {
+		ids[t.ID] = name
+	}
+	c.byID.Store(&ids)
 	c.view.Store(&v)
 }
 
@@ -146,6 +152,12 @@ func (c *Controller) Topic(name string) (Topic, bool) {
 		return Topic{}, false
 	}
 	return *t, true
+}
+
+// TopicByID returns the name of the topic with the given id.
+func (c *Controller) TopicByID(id [16]byte) (string, bool) {
+	name, ok := (*c.byID.Load())[id]
+	return name, ok
 }
 
 // TopicNames lists every topic.
