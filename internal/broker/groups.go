@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -56,6 +57,9 @@ func (b *Broker) createOffsetsTopic(ctx context.Context) error {
 		return err
 	}
 	t.Internal = true
+	if _, err := rand.Read(t.ID[:]); err != nil {
+		return err
+	}
 	if _, err := b.propose(ctx, cluster.Command{Op: cluster.OpCreateTopic, Topic: t}); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return err
 	}
