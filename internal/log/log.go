@@ -228,7 +228,14 @@ func (l *Log) flushIndex(s *segment) error {
 // dirty segment and index files are fsynced, and the directory if files were created or
 // removed. Appends may proceed while the fsyncs run. A failed fsync makes the log unusable
 // for writing (every later write call returns the error): reopen it to recover.
-func (l *Log) Sync() error {
+func (l *Log) Sync() error { return l.sync(true) }
+
+// SyncData is Sync without the index files: it makes the appended batches durable (and
+// the directory, when segments were created or removed) but leaves pending index entries
+// to the next Sync. Recovery rebuilds an index that lags its segment.
+func (l *Log) SyncData() error { return l.sync(false) }
+
+func (l *Log) sync(indexes bool) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.wmu.Lock()
@@ -236,33 +243,42 @@ func (l *Log) Sync() error {
 		l.wmu.Unlock()
 		return err
 	}
-	for _, s := range l.dirty {
-		if !s.removed {
-			if _, err := s.flushIndex(&l.scratch); err != nil {
-				l.wmu.Unlock()
-				return err
+	if indexes {
+		for _, s := range l.dirty {
+			if !s.removed {
+				if _, err := s.flushIndex(&l.scratch); err != nil {
+					l.wmu.Unlock()
+					return err
+				}
 			}
 		}
 	}
 	var files []*os.File
 	var held []*segment
 	for _, s := range l.dirty {
-		s.queued = false
 		if s.removed {
 			continue
 		}
 		if s.logDirty {
 			files = append(files, s.logf)
 		}
-		if s.idxDirty {
+		if s.idxDirty && indexes {
 			files = append(files, s.idxf, s.tidxf)
 		}
-		s.logDirty, s.idxDirty = false, false
+		s.logDirty = false
+		if indexes {
+			s.idxDirty = false
+		}
 		s.refs.Add(1)
 		held = append(held, s)
 	}
-	clear(l.dirty)
-	l.dirty = l.dirty[:0]
+	if indexes {
+		for _, s := range l.dirty {
+			s.queued = false
+		}
+		clear(l.dirty)
+		l.dirty = l.dirty[:0]
+	}
 	syncDir := l.dirDirty
 	l.dirDirty = false
 	l.wmu.Unlock()

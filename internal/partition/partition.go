@@ -1,7 +1,9 @@
-// Package partition is the replicated state machine of one Kafka partition: it applies
-// committed produce and delete-records commands to the partition's log in raft order, so
-// every replica assigns the same offsets, keeps the idempotent-producer state, and serves
-// reads of the committed log (its end offset is the high watermark).
+// Package partition is the replicated state machine of one Kafka partition. It is a
+// replication.EntryStore: a produce's batches are written to the partition's segment files
+// once, when raft appends the entry on each replica (the leader assigns the offsets then),
+// and the node WAL holds only a descriptor. Applying committed entries in raft order
+// advances the high watermark, keeps the idempotent-producer state and runs
+// delete-records; reads stop at the high watermark.
 package partition
 
 import (
@@ -21,6 +23,8 @@ import (
 const (
 	cmdProduce       = 1 // u8 type, i64 log append time (-1: CreateTime), record batches
 	cmdDeleteRecords = 2 // u8 type, i64 new log start offset
+	cmdDuplicate     = 3 // u8 type, i64 producer id, i16 epoch, i32 first seq, i32 last seq, i64 append time
+	cmdStored        = 4 // WAL only: u8 type, i64 append time, i64 first offset, u32 bytes in the log
 )
 
 // EncodeProduce builds the raft payload of a produce, preceded by headroom zero bytes
@@ -62,9 +66,15 @@ type Partition struct {
 	mu        sync.Mutex // serialises Apply against checkpoint snapshots
 	cpMu      sync.Mutex // serialises checkpoints
 	applied   uint64
-	producers map[int64]*producerState
-	buf       []byte
+	producers map[int64]*producerState // as of the applied index
 	failed    error
+	hw        atomic.Int64 // high watermark: the end offset of the applied entries
+
+	// The log past the high watermark, used by the group's worker only (see stored.go).
+	tail         []inflight               // stored entries not applied yet, in log order
+	prepared     []prepared               // the leader's checked proposals not stored yet
+	appended     map[int64]*producerState // producers as of the last stored or prepared entry
+	lastPrepared bool                     // the last Prepare added to prepared
 
 	lastCheckpoint atomic.Uint64
 	fetch          Fetcher
@@ -74,8 +84,9 @@ type Partition struct {
 	nextID   int
 }
 
-// Open opens (or creates) the partition in dir and recovers it to its last checkpoint:
-// log data past the checkpoint is cut off, because raft re-applies those entries.
+// Open opens (or creates) the partition in dir and recovers it to its last checkpoint.
+// Log data past the checkpoint's high watermark stays until Load (from AddGroup) keeps
+// what the WAL's entries describe.
 func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition, error) {
 	l, err := plog.Open(dir, logCfg)
 	if err != nil {
@@ -89,8 +100,6 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 	switch {
 	case cp.EndOffset < l.StartOffset():
 		err = l.Reset(cp.EndOffset)
-	case l.EndOffset() > cp.EndOffset:
-		err = l.TruncateTo(cp.EndOffset)
 	case l.EndOffset() < cp.EndOffset:
 		err = fmt.Errorf("partition %s-%d: log ends at %d but its checkpoint says %d: synced data is missing", topic, index, l.EndOffset(), cp.EndOffset)
 	}
@@ -108,6 +117,8 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 	if p.producers == nil {
 		p.producers = map[int64]*producerState{}
 	}
+	p.appended = copyProducers(p.producers)
+	p.hw.Store(cp.EndOffset)
 	p.lastCheckpoint.Store(cp.Applied)
 	return p, nil
 }
@@ -116,7 +127,7 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 func (p *Partition) Applied() uint64 { return p.lastCheckpoint.Load() }
 
 // Apply implements replication.StateMachine. It returns a *ProduceResult for produces
-// and the new log start offset (int64) or an error for delete-records.
+// and duplicates, and the new log start offset (int64) or an error for delete-records.
 func (p *Partition) Apply(index uint64, data []byte) any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -130,13 +141,11 @@ func (p *Partition) Apply(index uint64, data []byte) any {
 	arg := int64(binary.BigEndian.Uint64(data[1:]))
 	switch data[0] {
 	case cmdProduce:
-		res := p.applyProduce(data[9:], arg)
-		if res.Err == nil {
-			p.wake()
-		}
-		return res
+		return p.applyProduce(index)
+	case cmdDuplicate:
+		return p.applyDuplicate(data)
 	case cmdDeleteRecords:
-		if arg > p.log.EndOffset() {
+		if arg > p.hw.Load() {
 			return kerr.OffsetOutOfRange
 		}
 		if arg > p.log.StartOffset() {
@@ -150,46 +159,21 @@ func (p *Partition) Apply(index uint64, data []byte) any {
 	return nil
 }
 
-// applyProduce appends the batches of one produce, after the idempotence checks. A
-// duplicate of a cached batch is answered with the original offset and not appended.
-func (p *Partition) applyProduce(records []byte, appendTime int64) *ProduceResult {
-	batches, err := record.Split(records)
-	if err != nil || len(batches) == 0 {
-		return &ProduceResult{Err: kerr.CorruptMessage}
-	}
-	for _, b := range batches {
-		c := checkSequence(p.producers, b.Header)
-		if c.err != nil {
-			return &ProduceResult{Err: c.err}
-		}
-		if c.dup {
-			return &ProduceResult{BaseOffset: c.dupOffset, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}
-		}
-	}
-	base := p.log.EndOffset()
-	next := base
-	p.buf = p.buf[:0]
-	for _, b := range batches {
-		start := len(p.buf)
-		p.buf = append(p.buf, b.Bytes...)
-		nb := p.buf[start:]
-		record.SetBaseOffset(nb, next)
-		if appendTime >= 0 {
-			record.SetLogAppendTime(nb, appendTime)
-		}
-		if b.Header.ProducerID >= 0 {
-			recordBatch(p.producers, b.Header, next)
-		}
-		next += int64(b.Header.LastOffsetDelta) + 1
-	}
-	if err := p.log.Append(p.buf); err != nil {
-		p.failed = err
+// applyProduce commits the stored entry at index: the high watermark moves past its
+// batches and the producer state takes them in.
+func (p *Partition) applyProduce(index uint64) *ProduceResult {
+	if len(p.tail) == 0 || p.tail[0].index != index {
+		p.failed = fmt.Errorf("partition %s-%d: applying produce entry %d that was not stored", p.Topic, p.Index, index)
 		return &ProduceResult{Err: kerr.KafkaStorageError}
 	}
-	if cap(p.buf) > 8<<20 {
-		p.buf = nil
+	in := p.tail[0]
+	p.tail = p.tail[1:]
+	for _, h := range in.producers {
+		recordBatch(p.producers, h, h.BaseOffset)
 	}
-	return &ProduceResult{BaseOffset: base, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}
+	p.hw.Store(in.end)
+	p.wake()
+	return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.log.StartOffset()}
 }
 
 // Checkpoint implements replication.StateMachine: it syncs the log and records the
@@ -198,7 +182,7 @@ func (p *Partition) Checkpoint() (uint64, []byte, error) {
 	p.cpMu.Lock() // one checkpoint at a time: they share the temporary file
 	defer p.cpMu.Unlock()
 	p.mu.Lock()
-	cp := checkpoint{Applied: p.applied, EndOffset: p.log.EndOffset(), StartOffset: p.log.StartOffset(), Producers: copyProducers(p.producers)}
+	cp := checkpoint{Applied: p.applied, EndOffset: p.hw.Load(), StartOffset: p.log.StartOffset(), Producers: copyProducers(p.producers)}
 	p.mu.Unlock()
 	data, err := encodeCheckpoint(cp)
 	if err != nil {
@@ -283,6 +267,8 @@ func (p *Partition) Restore(index uint64, snap []byte) error {
 	if p.producers == nil {
 		p.producers = map[int64]*producerState{}
 	}
+	p.tail, p.prepared, p.appended = nil, nil, copyProducers(p.producers)
+	p.hw.Store(cp.EndOffset)
 	cp.Applied = index
 	data, err := encodeCheckpoint(cp)
 	if err != nil {

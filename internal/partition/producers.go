@@ -94,3 +94,18 @@ func copyProducers(m map[int64]*producerState) map[int64]*producerState {
 	}
 	return out
 }
+
+// findBatch returns the base offset of the cached batch that h repeats, if any.
+func findBatch(producers map[int64]*producerState, h record.Header) (int64, bool) {
+	st := producers[h.ProducerID]
+	if st == nil || st.Epoch != h.ProducerEpoch {
+		return -1, false
+	}
+	last := h.BaseSequence + h.LastOffsetDelta
+	for _, b := range st.Batches {
+		if b.FirstSeq == h.BaseSequence && b.LastSeq == last {
+			return b.BaseOffset, true
+		}
+	}
+	return -1, false
+}

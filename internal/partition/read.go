@@ -9,9 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// HighWatermark is the end offset of the committed log: every stored batch is
-// committed, so it is also the log end offset.
-func (p *Partition) HighWatermark() int64 { return p.log.EndOffset() }
+// HighWatermark is the end offset of the committed (applied) log. The log may hold
+// batches past it that are not committed yet; reads never return them.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
 // StartOffset is the log start offset.
 func (p *Partition) StartOffset() int64 { return p.log.StartOffset() }
@@ -19,14 +19,34 @@ func (p *Partition) StartOffset() int64 { return p.log.StartOffset() }
 // Size is the bytes the partition's log occupies.
 func (p *Partition) Size() int64 { return p.log.Size() }
 
-// Read returns whole batches from offset on (see log.Read); an offset outside
-// [StartOffset, HighWatermark] is kerr.OffsetOutOfRange.
+// Read returns whole committed batches from offset on (see log.Read), none past the
+// high watermark; an offset outside [StartOffset, HighWatermark] is
+// kerr.OffsetOutOfRange.
 func (p *Partition) Read(offset int64, maxBytes int) ([]byte, error) {
+	hw := p.hw.Load()
+	if offset == hw {
+		return nil, nil
+	}
+	if offset > hw {
+		return nil, kerr.OffsetOutOfRange
+	}
 	b, err := p.log.Read(offset, maxBytes)
 	if errors.Is(err, plog.ErrOffsetOutOfRange) {
 		return nil, kerr.OffsetOutOfRange
 	}
-	return b, err
+	return committedPrefix(b, hw), err
+}
+
+// committedPrefix cuts b (whole batches) before the first batch at or past hw.
+func committedPrefix(b []byte, hw int64) []byte {
+	for pos := 0; pos < len(b); {
+		h, err := record.ParseHeader(b[pos:])
+		if err != nil || h.BaseOffset >= hw {
+			return b[:pos]
+		}
+		pos += h.TotalSize()
+	}
+	return b
 }
 
 // OffsetForTimestamp returns the first offset whose record timestamp is >= ts, with that
@@ -35,6 +55,9 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 	batch, ok, err := p.log.FindTimestamp(ts)
 	if err != nil || !ok {
 		return -1, -1, false, err
+	}
+	if batch = committedPrefix(batch, p.hw.Load()); len(batch) == 0 {
+		return -1, -1, false, nil
 	}
 	offset, timestamp = -1, -1
 	err = record.ForEachRecord(batch, func(r record.Record) bool {
@@ -51,8 +74,8 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 // (ListOffsets -3); found=false when the log is empty.
 func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
 	ts, batchOffset, ok := p.log.MaxTimestamp()
-	if !ok {
-		return -1, -1, false, nil
+	if !ok || batchOffset >= p.hw.Load() {
+		return -1, -1, false, nil // empty, or the newest timestamp is not committed yet
 	}
 	batch, err := p.log.Read(batchOffset, 1)
 	if err != nil {

@@ -87,6 +87,11 @@ func (h *Host) AddGroup(id uint64, voters []uint64, sm StateMachine) error {
 	rec := h.recovered[id]
 	var b wal.Batch
 	var conf raftpb.ConfState
+	if es, ok := sm.(EntryStore); ok && rec == nil {
+		if _, err := es.Load(nil); err != nil { // drops whatever it stored past Applied
+			return fmt.Errorf("raft group %d: %w", id, err)
+		}
+	}
 	if rec == nil {
 		// A new group starts from a snapshot at index 1 that holds only its configuration,
 		// the same on every replica, so no bootstrap entries are needed.
@@ -151,6 +156,9 @@ func restoreStorage(storage *raft.MemoryStorage, rec *wal.GroupState, applied ui
 	if err != nil {
 		return fmt.Errorf("checkpoint at start: %w", err)
 	}
+	if es, ok := sm.(EntryStore); ok {
+		return restoreStored(storage, rec, applied, es, cpIndex, cpData)
+	}
 	snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: rec.Compaction.Index, Term: rec.Compaction.Term, ConfState: rec.Compaction.ConfState}}
 	if cpIndex == rec.Compaction.Index {
 		snap.Data = cpData
@@ -178,6 +186,50 @@ func restoreStorage(storage *raft.MemoryStorage, rec *wal.GroupState, applied ui
 	if hs.Commit < rec.Compaction.Index {
 		hs.Commit = rec.Compaction.Index
 	}
+	return storage.SetHardState(hs)
+}
+
+// restoreStored rebuilds the raft storage of a group whose state machine stores its own
+// payloads: from a snapshot at the state machine's applied index (its checkpoint), with
+// the entries after it as far as the store could load them. Entries lost with a store
+// write that never reached the disk were never acknowledged; raft fetches them again.
+func restoreStored(storage *raft.MemoryStorage, rec *wal.GroupState, applied uint64, es EntryStore, cpIndex uint64, cpData []byte) error {
+	term := rec.Compaction.Term
+	var after []raftpb.Entry
+	for i, e := range rec.Entries {
+		if e.Index == applied {
+			term = e.Term
+		}
+		if e.Index > applied {
+			after = rec.Entries[i:]
+			break
+		}
+	}
+	last := rec.Compaction.Index
+	if n := len(rec.Entries); n > 0 {
+		last = rec.Entries[n-1].Index
+	}
+	if applied > last {
+		return fmt.Errorf("state machine is at index %d, past the WAL's last entry %d", applied, last)
+	}
+	n, err := es.Load(after)
+	if err != nil {
+		return err
+	}
+	after = after[:n]
+	snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: applied, Term: term, ConfState: rec.Compaction.ConfState}}
+	if cpIndex == applied {
+		snap.Data = cpData
+	}
+	if err := storage.ApplySnapshot(snap); err != nil {
+		return err
+	}
+	if err := storage.Append(after); err != nil {
+		return err
+	}
+	hs := rec.HardState
+	last, _ = storage.LastIndex()
+	hs.Commit = min(max(hs.Commit, applied), last)
 	return storage.SetHardState(hs)
 }
 

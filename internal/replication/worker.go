@@ -26,6 +26,7 @@ type worker struct {
 	batch   wal.Batch
 	readies []groupReady
 	out     map[uint64][]Message
+	stores  []EntryStore // stores written this round, synced with the WAL commit
 	roundNo uint64
 }
 
@@ -143,11 +144,7 @@ func (w *worker) step(g *group, ticks int64) {
 	for _, f := range ctrls {
 		f(g.rn)
 	}
-	for _, p := range props {
-		if err := g.rn.Propose(p.data); err != nil {
-			g.deliver(p.id, result{err: ErrNotLeader})
-		}
-	}
+	w.propose(g, props)
 	if g.quiesced.Load() && ticks > 0 && !w.leaderLive(g) {
 		w.wakeLeaderless(g)
 	}
@@ -165,6 +162,40 @@ func (w *worker) step(g *group, ticks int64) {
 		w.compact(g, c)
 	}
 	w.collect(g)
+}
+
+// propose appends local proposals to the group's raft log. A state machine that stores
+// its own payloads prepares each one first (see EntryStore.Prepare).
+func (w *worker) propose(g *group, props []*proposal) {
+	if len(props) == 0 {
+		return
+	}
+	es, _ := g.sm.(EntryStore)
+	if es != nil && g.rn.BasicStatus().RaftState != raft.StateLeader {
+		for _, p := range props {
+			g.deliver(p.id, result{err: ErrNotLeader})
+		}
+		return
+	}
+	for _, p := range props {
+		data := p.data
+		if es != nil {
+			out, reply, done := es.Prepare(p.id, data[HeaderRoom:])
+			if done {
+				g.deliver(p.id, result{val: reply})
+				continue
+			}
+			if len(out) != len(data)-HeaderRoom || (len(out) > 0 && &out[0] != &data[HeaderRoom]) {
+				data = append(append(make([]byte, 0, HeaderRoom+len(out)), data[:HeaderRoom]...), out...)
+			}
+		}
+		if err := g.rn.Propose(data); err != nil {
+			if es != nil {
+				es.Unprepare()
+			}
+			g.deliver(p.id, result{err: ErrNotLeader})
+		}
+	}
 }
 
 // leaderLive reports whether the node leading the group is live, as the transport sees
@@ -222,12 +253,19 @@ func (w *worker) compact(g *group, c compaction) {
 // persistAndApply writes every collected Ready with one WAL commit and acts on them.
 func (w *worker) persistAndApply(tick bool) {
 	mustSync := false
+	w.stores = w.stores[:0]
 	for i := range w.readies {
 		r := &w.readies[i]
 		if !raft.IsEmptySnap(r.rd.Snapshot) {
 			w.restore(r.g, r.rd.Snapshot)
 		}
-		w.batch.Entries(r.g.id, r.rd.Entries)
+		ents, err := w.store(r.g, r.rd.Entries)
+		if err != nil {
+			w.h.cfg.Logger.Error("storing entries failed; stopping node replication", "group", r.g.id, "err", err)
+			w.h.failAll(err)
+			return
+		}
+		w.batch.Entries(r.g.id, ents)
 		if !raft.IsEmptyHardState(r.rd.HardState) {
 			w.batch.HardState(r.g.id, r.rd.HardState)
 		}
@@ -239,12 +277,12 @@ func (w *worker) persistAndApply(tick bool) {
 	}
 	w.flush()
 	if !w.batch.Empty() {
-		var err error
-		if mustSync {
-			err = w.h.cfg.WAL.Commit(&w.batch)
-		} else {
-			err = w.h.cfg.WAL.CommitLazy(&w.batch)
-		}
+		err := syncStores(w.stores, func() error {
+			if mustSync {
+				return w.h.cfg.WAL.Commit(&w.batch)
+			}
+			return w.h.cfg.WAL.CommitLazy(&w.batch)
+		})
 		if err != nil {
 			w.h.cfg.Logger.Error("wal commit failed; stopping node replication", "err", err)
 			w.h.failAll(err)
@@ -282,6 +320,17 @@ func (w *worker) persistAndApply(tick bool) {
 			g.mu.Unlock()
 		}
 	}
+}
+
+// store hands a Ready's entries to the group's state machine when it stores its own
+// payloads, and returns the entries as the WAL records them.
+func (w *worker) store(g *group, ents []raftpb.Entry) ([]raftpb.Entry, error) {
+	es, ok := g.sm.(EntryStore)
+	if !ok || len(ents) == 0 {
+		return ents, nil
+	}
+	w.stores = append(w.stores, es)
+	return es.Store(ents)
 }
 
 func earlyMessage(t raftpb.MessageType) bool {

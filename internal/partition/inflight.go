@@ -1,0 +1,90 @@
+package partition
+
+import (
+	"github.com/chronik-stream/chronik/internal/record"
+)
+
+// inflight is a produce entry in this replica's log that is not applied yet: its
+// batches are in the segment files past the high watermark.
+type inflight struct {
+	index      uint64 // raft index
+	start, end int64  // offsets [start, end)
+	appendTime int64
+	producers  []record.Header // headers (final base offsets) of its idempotent batches
+}
+
+// nextOffset is the offset the next appended batch gets: the end of the last in-flight
+// entry, or the high watermark.
+func (p *Partition) nextOffset() int64 {
+	if n := len(p.tail); n > 0 {
+		return p.tail[n-1].end
+	}
+	return p.hw.Load()
+}
+
+// prepared is a local proposal the leader checked (Prepare) that raft has not handed to
+// Store yet.
+type prepared struct {
+	id        uint64          // proposal id
+	producers []record.Header // its idempotent batches (base offsets not assigned yet)
+}
+
+// rebuildAppended recomputes the appended producer view: the applied state plus every
+// in-flight entry and prepared proposal, in log order.
+func (p *Partition) rebuildAppended() {
+	p.mu.Lock()
+	p.appended = copyProducers(p.producers)
+	p.mu.Unlock()
+	for i := range p.tail {
+		for _, h := range p.tail[i].producers {
+			recordBatch(p.appended, h, h.BaseOffset)
+		}
+	}
+	for i := range p.prepared {
+		for _, h := range p.prepared[i].producers {
+			recordBatch(p.appended, h, -1)
+		}
+	}
+}
+
+// pushInflight adds an entry to the tail and its batches to the appended view.
+func (p *Partition) pushInflight(e inflight) {
+	p.tail = append(p.tail, e)
+	for _, h := range e.producers {
+		recordBatch(p.appended, h, h.BaseOffset)
+	}
+}
+
+// truncateFrom drops the in-flight entries at index and later (raft replaced them) and
+// cuts the log back to where the first of them started.
+func (p *Partition) truncateFrom(index uint64) error {
+	k := len(p.tail)
+	for k > 0 && p.tail[k-1].index >= index {
+		k--
+	}
+	if k == len(p.tail) {
+		return nil
+	}
+	p.tail = p.tail[:k]
+	p.rebuildAppended()
+	return p.cutLog(p.nextOffset())
+}
+
+// cutLog truncates the log to end when it holds more.
+func (p *Partition) cutLog(end int64) error {
+	if p.log.EndOffset() > end {
+		return p.log.TruncateTo(end)
+	}
+	return nil
+}
+
+// idempotent returns the headers of the batches that carry a producer id.
+func idempotent(batches []record.Batch) []record.Header {
+	var hs []record.Header
+	for _, b := range batches {
+		if b.Header.ProducerID >= 0 {
+			hs = append(hs, b.Header)
+		}
+	}
+	return hs
+}
