@@ -26,6 +26,10 @@ import (
 type Config struct {
 	SegmentBytes       int64 // roll threshold; default 1 GiB if <= 0 (at most 2 GiB - 1)
 	IndexIntervalBytes int   // bytes between offset index entries; default 4096 if <= 0
+	// CacheBytes is how much of the newest data of the log stays in the page cache once
+	// synced; older synced data is dropped from it (see dropCache). 0 means the default,
+	// 64 MiB; a negative value keeps everything cached.
+	CacheBytes int64
 }
 
 func (c Config) withDefaults() Config {
@@ -37,6 +41,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IndexIntervalBytes <= 0 {
 		c.IndexIntervalBytes = 4096
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 64 << 20
 	}
 	return c
 }
@@ -253,6 +260,7 @@ func (l *Log) sync(indexes bool) error {
 			}
 		}
 	}
+	drops := l.cacheDrops()
 	var files []*os.File
 	var held []*segment
 	for _, s := range l.dirty {
@@ -294,6 +302,11 @@ func (l *Log) sync(indexes bool) error {
 			err = e
 		}
 	}
+	if err == nil {
+		for _, d := range drops {
+			_ = unix.Fadvise(int(d.s.logf.Fd()), d.from, d.to-d.from, unix.FADV_DONTNEED)
+		}
+	}
 	for _, s := range held {
 		s.release()
 	}
@@ -305,6 +318,43 @@ func (l *Log) sync(indexes bool) error {
 		l.wmu.Unlock()
 	}
 	return err
+}
+
+// dropChunk is the least a cache drop covers, so that it costs one call per that many bytes.
+const dropChunk = 1 << 20
+
+// cacheDrop is a range of a segment's log file to drop from the page cache once synced.
+type cacheDrop struct {
+	s        *segment
+	from, to int64
+}
+
+// cacheDrops lists the ranges of the segments about to be synced that lie more than
+// CacheBytes before the end of the log, and marks them dropped. Call as the writer.
+//
+// Why: a write into a page the page cache has to allocate costs far more than a write
+// into one it recycles, most of all in virtual machines that hand free memory back to the
+// host. Dropping synced data behind a window keeps the cache's footprint per partition
+// steady, so new writes reuse freed pages. Readers of older data read the disk, as Kafka
+// consumers far behind the tail do whenever it is not cached.
+func (l *Log) cacheDrops() []cacheDrop {
+	if l.cfg.CacheBytes < 0 {
+		return nil
+	}
+	var drops []cacheDrop
+	var after int64 // bytes of the log after segment i
+	for i := len(l.segs) - 1; i >= 0; i-- {
+		s := l.segs[i]
+		if s.logDirty && !s.removed {
+			keep := max(0, l.cfg.CacheBytes-after)
+			if to := s.size - keep; to-s.uncached >= dropChunk {
+				drops = append(drops, cacheDrop{s: s, from: s.uncached, to: to})
+				s.uncached = to
+			}
+		}
+		after += s.size
+	}
+	return drops
 }
 
 // Close syncs the log and closes its files. Readers still inside a call finish first

@@ -290,7 +290,7 @@ func TestConcurrentReaders(t *testing.T) {
 			if err := l.DeleteBefore(l.EndOffset() - 1000); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := l.EnforceRetention(time.Now(), -1, 100000); err != nil {
+			if _, err := l.EnforceRetention(time.Now(), -1, 100000, math.MaxInt64); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -70,6 +70,7 @@ func (l *Log) truncate(offset int64) error {
 	l.end.Store(offset)
 	l.mu.Unlock()
 	s.sinceIdx = st.since
+	s.writeback, s.uncached = min(s.writeback, q), min(s.uncached, q)
 	s.logDirty = true
 	l.markDirty(s)
 	if err := s.logf.Truncate(q); err != nil {
@@ -157,8 +158,9 @@ func (l *Log) DeleteBefore(offset int64) error {
 // EnforceRetention deletes whole oldest segments, never the active one: first those whose
 // largest timestamp (the file's modification time if it has no timestamps) is older than
 // now-retentionMs, then more while Size() > retentionBytes. A negative limit is unlimited.
-// It returns the number of segments deleted; the start offset moves up to the new first one.
-func (l *Log) EnforceRetention(now time.Time, retentionMs, retentionBytes int64) (int, error) {
+// A segment holding offsets at or past keepFrom is never deleted (nor any after it). It
+// returns the number of segments deleted; the start offset moves up to the new first one.
+func (l *Log) EnforceRetention(now time.Time, retentionMs, retentionBytes, keepFrom int64) (int, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if err := l.check(); err != nil {
@@ -191,6 +193,9 @@ func (l *Log) EnforceRetention(now time.Time, retentionMs, retentionBytes int64)
 			size -= l.segs[k].size
 			k++
 		}
+	}
+	for k > 0 && l.segs[k].base > keepFrom {
+		k--
 	}
 	return k, l.removeOldest(k)
 }

@@ -3,6 +3,7 @@ package log
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -226,7 +227,7 @@ func TestEnforceRetention(t *testing.T) {
 				t.Fatalf("bad test: %d of %d segments", want, len(l.segs))
 			}
 			bases := segBases(t, d)
-			n, err := l.EnforceRetention(time.UnixMilli(tc.now), tc.ms, tc.bytes)
+			n, err := l.EnforceRetention(time.UnixMilli(tc.now), tc.ms, tc.bytes, math.MaxInt64)
 			if err != nil || n != want {
 				t.Fatalf("EnforceRetention = %d, %v; want %d", n, err, want)
 			}

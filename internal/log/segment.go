@@ -43,6 +43,7 @@ type segment struct {
 	queued      bool  // in Log.dirty
 	removed     bool  // files deleted
 	writeback   int64 // bytes of the log file handed to early writeback
+	uncached    int64 // bytes of the log file dropped from the page cache
 }
 
 // writebackChunk is how much appended data accumulates before the kernel is asked to

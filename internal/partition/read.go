@@ -96,9 +96,10 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err err
 	return offset, ts, true, nil
 }
 
-// EnforceRetention deletes old segments by time and size (see log.EnforceRetention).
+// EnforceRetention deletes old segments by time and size (see log.EnforceRetention),
+// never one holding data past the high watermark.
 func (p *Partition) EnforceRetention(now time.Time, retentionMs, retentionBytes int64) (int, error) {
-	return p.log.EnforceRetention(now, retentionMs, retentionBytes)
+	return p.log.EnforceRetention(now, retentionMs, retentionBytes, p.hw.Load())
 }
 
 // Subscribe calls wake whenever new data is applied, until cancel is called.

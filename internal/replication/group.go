@@ -51,13 +51,15 @@ type group struct {
 	pending map[uint64]*proposal
 
 	// statusMu guards cached status read by other goroutines.
-	statusMu    sync.Mutex
-	lastStat    raft.Status
-	conf        raftpb.ConfState // worker only
-	round       uint64           // worker only: the last round that stepped the group
-	statusTicks int              // worker only: ticks since the cached status was refreshed
-	quiesced    atomic.Bool      // the group does not tick (see quiesce.go); written by the worker
-	idleTicks   int              // worker only: leader ticks without a proposal
+	statusMu      sync.Mutex
+	lastStat      raft.Status
+	conf          raftpb.ConfState // worker only
+	round         uint64           // worker only: the last round that stepped the group
+	statusTicks   int              // worker only: ticks since the cached status was refreshed
+	quiesced      atomic.Bool      // the group does not tick (see quiesce.go); written by the worker
+	idleTicks     int              // worker only: leader ticks without a proposal
+	logBytes      int              // worker only: entry bytes appended since the last compaction
+	checkpointing atomic.Bool      // an early checkpoint (see trackLogBytes) is under way
 }
 
 // compaction asks the worker to snapshot and compact the raft log at an index the state

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"encoding/binary"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,10 +216,36 @@ func (w *worker) collect(g *group) {
 	w.readies = append(w.readies, groupReady{g: g, rd: g.rn.Ready()})
 }
 
+// checkpointBytes is how many bytes of entries a group's in-memory raft log may gain
+// between compactions before the group is checkpointed early: at high throughput the
+// regular interval would keep seconds of data in memory.
+const checkpointBytes = 64 << 20
+
+// trackLogBytes counts the bytes appended to a group's in-memory log and starts an early
+// checkpoint (in the background: it syncs files) once they pass checkpointBytes.
+func (w *worker) trackLogBytes(g *group, ents []raftpb.Entry) {
+	for i := range ents {
+		g.logBytes += len(ents[i].Data)
+	}
+	if g.logBytes < checkpointBytes || !g.checkpointing.CompareAndSwap(false, true) {
+		return
+	}
+	w.h.wg.Add(1)
+	go func() {
+		defer w.h.wg.Done()
+		if err := g.checkpoint(); err != nil {
+			w.h.cfg.Logger.Warn("checkpoint failed", "group", g.id, "err", err)
+			g.checkpointing.Store(false)
+		}
+	}()
+}
+
 // compact snapshots the raft log at an index the state machine made durable and drops
 // the entries behind it (keeping a margin for lagging followers), in memory and in the
 // WAL.
 func (w *worker) compact(g *group, c compaction) {
+	g.logBytes = 0
+	g.checkpointing.Store(false)
 	snap, _ := g.storage.Snapshot()
 	if c.index <= snap.Metadata.Index {
 		return
@@ -230,13 +257,10 @@ func (w *worker) compact(g *group, c compaction) {
 		return
 	}
 	to := c.index
-	if g.voters > 1 {
-		if to <= w.h.cfg.RetainEntries {
-			return
-		}
-		to -= w.h.cfg.RetainEntries
-	}
 	first, _ := g.storage.FirstIndex()
+	if g.voters > 1 {
+		to = w.retainFrom(g, c.index, first)
+	}
 	if to < first {
 		return
 	}
@@ -248,6 +272,28 @@ func (w *worker) compact(g *group, c compaction) {
 		return
 	}
 	w.batch.Compact(g.id, wal.Compaction{Index: to, Term: term, ConfState: g.conf})
+}
+
+// retainBytes bounds the bytes of applied entries a multi-voter group keeps in memory
+// for followers that lag a little (besides the RetainEntries count).
+const retainBytes = 16 << 20
+
+// retainFrom returns where a multi-voter group's log is compacted after a checkpoint at
+// index: up to RetainEntries entries and retainBytes bytes before it are kept. A result
+// below first means nothing is compacted.
+func (w *worker) retainFrom(g *group, index, first uint64) uint64 {
+	to, size := index, 0
+	for n := uint64(0); n < w.h.cfg.RetainEntries && to >= first; n++ {
+		ents, err := g.storage.Entries(to, to+1, math.MaxUint64)
+		if err != nil || len(ents) == 0 {
+			break
+		}
+		if size += ents[0].Size(); size > retainBytes {
+			break
+		}
+		to--
+	}
+	return to
 }
 
 // persistAndApply writes every collected Ready with one WAL commit and acts on them.
@@ -297,6 +343,7 @@ func (w *worker) persistAndApply(tick bool) {
 			g.conf = r.rd.Snapshot.Metadata.ConfState
 		}
 		_ = g.storage.Append(r.rd.Entries)
+		w.trackLogBytes(g, r.rd.Entries)
 		if !raft.IsEmptyHardState(r.rd.HardState) {
 			_ = g.storage.SetHardState(r.rd.HardState)
 		}
