@@ -32,8 +32,9 @@ type worker struct {
 }
 
 type groupReady struct {
-	g  *group
-	rd raft.Ready
+	g       *group
+	rd      raft.Ready
+	applied int // leading CommittedEntries applied before the round's commit
 }
 
 func newWorker(h *Host) *worker {
@@ -322,6 +323,7 @@ func (w *worker) persistAndApply(tick bool) {
 		w.route(r.g, r.rd.Messages, true)
 	}
 	w.flush()
+	w.applyDurable()
 	if !w.batch.Empty() {
 		err := syncStores(w.stores, func() error {
 			if mustSync {
@@ -353,7 +355,7 @@ func (w *worker) persistAndApply(tick bool) {
 	for i := range w.readies {
 		r := &w.readies[i]
 		g := r.g
-		w.apply(g, r.rd.CommittedEntries)
+		w.apply(g, r.rd.CommittedEntries[r.applied:])
 		if r.rd.SoftState != nil {
 			w.leaderChange(g, r.rd.SoftState.Lead)
 		}
@@ -366,6 +368,26 @@ func (w *worker) persistAndApply(tick bool) {
 			g.signalLocked()
 			g.mu.Unlock()
 		}
+	}
+}
+
+// applyDurable applies, before the round's commit, the committed entries that earlier
+// rounds already made durable here, so that their proposers do not also wait for this
+// round's fsync. Raft may also hand over committed entries that arrive in this very Ready;
+// those are applied after the commit.
+func (w *worker) applyDurable() {
+	for i := range w.readies {
+		r := &w.readies[i]
+		if !raft.IsEmptySnap(r.rd.Snapshot) {
+			continue
+		}
+		last, _ := r.g.storage.LastIndex()
+		n := 0
+		for n < len(r.rd.CommittedEntries) && r.rd.CommittedEntries[n].Index <= last {
+			n++
+		}
+		w.apply(r.g, r.rd.CommittedEntries[:n])
+		r.applied = n
 	}
 }
 
