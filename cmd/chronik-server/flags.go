@@ -77,6 +77,8 @@ func (o *options) register(fs *pflag.FlagSet) {
 		"replication `factor` of auto-created topics and of CreateTopics requests that leave it at -1 (0 = min(3, number of nodes))")
 	fs.Int64Var(&c.SegmentBytes, "segment-bytes", c.SegmentBytes,
 		"default size in `bytes` at which a partition log starts a new segment (1073741824 = 1 GiB; topic config segment.bytes)")
+	fs.Int64Var(&c.PageCacheBytes, "page-cache-bytes", c.PageCacheBytes,
+		"`bytes` of each partition's newest data kept in the page cache once synced; older data is dropped from it so that writes reuse memory (0 = 64 MiB, -1 = keep everything cached)")
 	fs.Int64Var(&c.RetentionMs, "retention-ms", c.RetentionMs,
 		"default time to keep records, in `milliseconds` (604800000 = 7 days; -1 = forever; topic config retention.ms)")
 	fs.Int64Var(&c.RetentionBytes, "retention-bytes", c.RetentionBytes,
@@ -286,6 +288,9 @@ func checkConfig(c server.Config, cluster bool) []flagError {
 	}
 	if c.DefaultReplicationFactor < 0 {
 		bad("default-replication-factor", "%d must not be negative (0 = min(3, number of nodes))", c.DefaultReplicationFactor)
+	}
+	if c.PageCacheBytes < -1 {
+		bad("page-cache-bytes", "%d must be -1 (keep everything) or a size in bytes", c.PageCacheBytes)
 	}
 	if c.SegmentBytes < 1024 {
 		bad("segment-bytes", "%d is below the minimum of 1024 bytes", c.SegmentBytes)

@@ -71,7 +71,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 	for _, f := range []string{"kafka-port", "data-dir", "bind", "advertised-host", "advertised-port", "http-port",
 		"rack", "max-request-bytes", "auto-create-topics", "default-partitions", "default-replication-factor",
-		"segment-bytes", "retention-ms", "retention-bytes", "max-message-bytes", "raft-tick", "election-ticks",
+		"segment-bytes", "page-cache-bytes", "retention-ms", "retention-bytes", "max-message-bytes", "raft-tick", "election-ticks",
 		"heartbeat-ticks", "workers", "log-level", "config", "node-id", "raft-addr", "peers", "bootstrap"} {
 		if !strings.Contains(r.stdout, "--"+f+" ") {
 			t.Errorf("help lacks --%s", f)

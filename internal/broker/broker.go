@@ -33,6 +33,9 @@ type Config struct {
 	DefaultPartitions        int32
 	DefaultReplicationFactor int16 // 0: min(3, brokers)
 	Defaults                 cluster.Defaults
+	// PageCacheBytes is each partition log's page-cache window (log.Config.CacheBytes;
+	// 0 = the log's default, -1 = keep everything cached).
+	PageCacheBytes int64
 	// RetentionCheck is how often retention runs over local partitions.
 	RetentionCheck time.Duration
 	Logger         *slog.Logger
@@ -206,7 +209,7 @@ func (b *Broker) addReplica(r *replica, voters []uint64, configs map[string]stri
 		}
 	}
 	segBytes := cluster.EffectiveInt(configs, "segment.bytes", b.cfg.Defaults)
-	p, err := partition.Open(r.topic, r.index, dir, plog.Config{SegmentBytes: segBytes})
+	p, err := partition.Open(r.topic, r.index, dir, plog.Config{SegmentBytes: segBytes, CacheBytes: b.cfg.PageCacheBytes})
 	if err != nil {
 		return fmt.Errorf("open partition %s-%d: %w", r.topic, r.index, err)
 	}

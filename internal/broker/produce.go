@@ -20,8 +20,10 @@ import (
 const maxDecompressionFactor = 64
 
 // Produce implements kafka.Backend. The batches are validated here, on the leader, then
-// replicated; the answer comes once they are applied, that is committed (acks=1 and
-// acks=all alike; acks=0 callers drop the answer).
+// replicated. acks=all is answered once they are committed (durable on a majority) and
+// applied; acks=1 once they are durable on this leader, before they commit (a write the
+// leader loses before replicating it is lost, as in Kafka); acks=0 callers drop the
+// answer.
 func (b *Broker) Produce(ctx context.Context, topic string, index int32, records []byte, acks int16, queued func()) (kafka.ProduceResult, error) {
 	fail := func(err error) (kafka.ProduceResult, error) { return kafka.ProduceResult{}, err }
 	if acks != 0 && acks != 1 && acks != -1 {
@@ -48,7 +50,11 @@ func (b *Broker) Produce(ctx context.Context, topic string, index int32, records
 	if cluster.Effective(t.Configs, "message.timestamp.type", b.cfg.Defaults) == "LogAppendTime" {
 		appendTime = time.Now().UnixMilli()
 	}
-	pending, err := b.host.Submit(r.group, partition.EncodeProduce(replication.HeaderRoom, records, appendTime))
+	submit := b.host.Submit
+	if acks == 1 {
+		submit = b.host.SubmitLocal // answered once durable on this leader, as Kafka does
+	}
+	pending, err := submit(r.group, partition.EncodeProduce(replication.HeaderRoom, records, appendTime))
 	if err != nil {
 		return fail(mapReplicationErr(err))
 	}

@@ -149,6 +149,19 @@ func (p *Partition) storeProduce(e *raftpb.Entry) (inflight, int, error) {
 // durable (indexes are rebuilt on recovery when they lag, and synced by Checkpoint).
 func (p *Partition) Sync() error { return p.log.SyncData() }
 
+// StoredResult implements replication.EntryStore: a produce entry that is stored but
+// not applied is answered with its offsets (acks=1); others wait for their apply.
+func (p *Partition) StoredResult(e raftpb.Entry) (any, bool) {
+	for i := len(p.tail) - 1; i >= 0; i-- {
+		if in := p.tail[i]; in.index == e.Index {
+			return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.log.StartOffset()}, true
+		} else if in.index < e.Index {
+			break
+		}
+	}
+	return nil, false
+}
+
 // Load implements replication.EntryStore: the batches of each cmdStored descriptor are
 // read back from the log and checked (offsets, length, CRC, the entry's term as leader
 // epoch); the first entry whose data is not intact ends the load, and the log is cut

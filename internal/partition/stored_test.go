@@ -317,3 +317,43 @@ func TestRetryOfInflightBatch(t *testing.T) {
 		t.Fatalf("apply: %+v, %+v, hw %d", a, b, p.HighWatermark())
 	}
 }
+
+// A SubmitLocal proposal (acks=1) is answered once durable on the leader, before it
+// commits: here the leader is cut off, so it never commits.
+func TestLocalSubmitAnsweredBeforeCommit(t *testing.T) {
+	net := replication.NewMemNetwork()
+	defer net.Close()
+	voters := []uint64{1, 2, 3}
+	var rs []*replica
+	for _, id := range voters {
+		rs = append(rs, startReplica(t, net, id, t.TempDir(), voters))
+	}
+	waitUntil(t, "a leader", func() bool { return leaderAmong(rs) != nil })
+	l := leaderAmong(rs)
+	ctx := context.Background()
+	if _, err := l.produce(ctx, testBatch(t, -1, 0, "committed")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r != l {
+			net.Cut(l.id, r.id)
+			net.Cut(r.id, l.id)
+		}
+	}
+	pd, err := l.host.SubmitLocal(testGroup, EncodeProduce(replication.HeaderRoom, testBatch(t, -1, 0, "local"), -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := pd.Wait(wctx)
+	if err != nil {
+		t.Fatalf("acks=1 write on a cut-off leader: %v", err)
+	}
+	if res := v.(*ProduceResult); res.Err != nil || res.BaseOffset != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	if hw := l.p.HighWatermark(); hw != 1 {
+		t.Fatalf("high watermark %d: the uncommitted write became visible", hw)
+	}
+}

@@ -13,9 +13,10 @@ import (
 
 // proposal is a local proposal waiting to be applied.
 type proposal struct {
-	id   uint64
-	data []byte // 8-byte proposal id + payload
-	done chan result
+	id    uint64
+	data  []byte // 8-byte proposal id + payload
+	done  chan result
+	local bool // answered once durable here if the state machine can (SubmitLocal)
 }
 
 type result struct {
@@ -47,8 +48,9 @@ type group struct {
 	queued   bool
 	removed  bool
 
-	pmu     sync.Mutex
-	pending map[uint64]*proposal
+	pmu          sync.Mutex
+	pending      map[uint64]*proposal
+	localPending int // proposals in pending with local set
 
 	// statusMu guards cached status read by other goroutines.
 	statusMu      sync.Mutex
@@ -266,6 +268,9 @@ func (g *group) signalLocked() {
 func (g *group) enqueueProposal(p *proposal) {
 	g.pmu.Lock()
 	g.pending[p.id] = p
+	if p.local {
+		g.localPending++
+	}
 	g.pmu.Unlock()
 	g.mu.Lock()
 	g.props = append(g.props, p)
@@ -288,20 +293,49 @@ func (g *group) enqueueControl(f func(*raft.RawNode)) {
 }
 
 // forget drops a pending proposal whose proposer gave up.
-func (g *group) forget(id uint64) {
+func (g *group) forget(id uint64) { g.take(id) }
+
+// take removes and returns a pending proposal (nil if there is none).
+func (g *group) take(id uint64) *proposal {
 	g.pmu.Lock()
-	delete(g.pending, id)
-	g.pmu.Unlock()
+	defer g.pmu.Unlock()
+	p := g.pending[id]
+	if p != nil {
+		delete(g.pending, id)
+		if p.local {
+			g.localPending--
+		}
+	}
+	return p
 }
 
 // deliver hands a result to the local proposer of an applied entry, if any.
 func (g *group) deliver(id uint64, r result) {
-	g.pmu.Lock()
-	p := g.pending[id]
-	delete(g.pending, id)
-	g.pmu.Unlock()
-	if p != nil {
+	if p := g.take(id); p != nil {
 		p.done <- r
+	}
+}
+
+// deliverStored answers the SubmitLocal proposals among entries that this round made
+// durable, with the result the state machine gives for a stored entry.
+func (g *group) deliverStored(es EntryStore, ents []raftpb.Entry) {
+	g.pmu.Lock()
+	n := g.localPending
+	g.pmu.Unlock()
+	if n == 0 {
+		return
+	}
+	for i := range ents {
+		id := ProposalID(ents[i].Data)
+		g.pmu.Lock()
+		p := g.pending[id]
+		g.pmu.Unlock()
+		if p == nil || !p.local {
+			continue
+		}
+		if v, ok := es.StoredResult(ents[i]); ok {
+			g.deliver(id, result{val: v})
+		}
 	}
 }
 
@@ -309,6 +343,7 @@ func (g *group) failPending(err error) {
 	g.pmu.Lock()
 	ps := g.pending
 	g.pending = map[uint64]*proposal{}
+	g.localPending = 0
 	g.pmu.Unlock()
 	for _, p := range ps {
 		p.done <- result{err: err}

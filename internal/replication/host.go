@@ -250,7 +250,18 @@ type Pending struct {
 
 // Submit queues a proposal (see Propose for data's contract) and returns at once.
 // Proposals submitted to a group are appended to its log in submission order.
-func (h *Host) Submit(id uint64, data []byte) (*Pending, error) {
+func (h *Host) Submit(id uint64, data []byte) (*Pending, error) { return h.submit(id, data, false) }
+
+// SubmitLocal is Submit for a proposal whose waiter wants its result once the entry is
+// durable on this node (the leader), before it commits: when the group's state machine is
+// an EntryStore that offers a result at that point (see EntryStore.StoredResult), Wait
+// returns it then; otherwise Wait returns the applied result as for Submit. The entry
+// may still be lost if this node fails before the others have it.
+func (h *Host) SubmitLocal(id uint64, data []byte) (*Pending, error) {
+	return h.submit(id, data, true)
+}
+
+func (h *Host) submit(id uint64, data []byte, local bool) (*Pending, error) {
 	if len(data) < HeaderRoom {
 		return nil, fmt.Errorf("proposal of %d bytes has no header room", len(data))
 	}
@@ -264,7 +275,7 @@ func (h *Host) Submit(id uint64, data []byte) (*Pending, error) {
 	if g.leader.Load() != h.cfg.NodeID {
 		return nil, ErrNotLeader
 	}
-	p := &proposal{id: h.propSeq.Add(1), data: data, done: make(chan result, 1)}
+	p := &proposal{id: h.propSeq.Add(1), data: data, done: make(chan result, 1), local: local}
 	putPropID(p.data, p.id)
 	g.enqueueProposal(p)
 	return &Pending{g: g, p: p}, nil

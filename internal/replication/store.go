@@ -36,6 +36,10 @@ type EntryStore interface {
 	Store(ents []raftpb.Entry) ([]raftpb.Entry, error)
 	// Sync makes everything stored so far durable.
 	Sync() error
+	// StoredResult is the result for the proposer of an entry Store wrote, once it is
+	// durable here but not yet committed (for SubmitLocal); ok=false when there is none
+	// before the entry applies.
+	StoredResult(e raftpb.Entry) (result any, ok bool)
 	// Load restores, in place, the payloads of the entries the WAL recorded past the state
 	// machine's Applied index (their Data as Store returned it), and drops what it stored
 	// past them. It returns how many leading entries it could restore: an entry whose

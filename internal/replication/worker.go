@@ -345,6 +345,9 @@ func (w *worker) persistAndApply(tick bool) {
 			g.conf = r.rd.Snapshot.Metadata.ConfState
 		}
 		_ = g.storage.Append(r.rd.Entries)
+		if es, ok := g.sm.(EntryStore); ok {
+			g.deliverStored(es, r.rd.Entries)
+		}
 		w.trackLogBytes(g, r.rd.Entries)
 		if !raft.IsEmptyHardState(r.rd.HardState) {
 			_ = g.storage.SetHardState(r.rd.HardState)

@@ -42,7 +42,10 @@ type Config struct {
 	DefaultReplicationFactor int16
 
 	// Log defaults for topics (overridable per topic).
-	SegmentBytes    int64
+	SegmentBytes int64
+	// PageCacheBytes is how much of the newest data of each partition stays in the page
+	// cache once synced (older data is dropped from it); -1 keeps everything cached.
+	PageCacheBytes  int64
 	RetentionMs     int64
 	RetentionBytes  int64
 	MaxMessageBytes int32
@@ -73,6 +76,7 @@ func DefaultConfig() Config {
 		DefaultPartitions:        3,
 		DefaultReplicationFactor: 0,
 		SegmentBytes:             1 << 30,
+		PageCacheBytes:           64 << 20,
 		RetentionMs:              7 * 24 * 3600 * 1000,
 		RetentionBytes:           -1,
 		MaxMessageBytes:          1048588,

@@ -103,8 +103,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		Defaults: cluster.Defaults{RetentionMs: cfg.RetentionMs, RetentionBytes: cfg.RetentionBytes,
 			SegmentBytes: cfg.SegmentBytes, MaxMessageBytes: cfg.MaxMessageBytes},
-		Logger: log,
-		Peers:  peers,
+		PageCacheBytes: cfg.PageCacheBytes,
+		Logger:         log,
+		Peers:          peers,
 	}, n.host, ctrl)
 	n.broker = b
 	if n.transport != nil {

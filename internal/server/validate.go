@@ -42,6 +42,9 @@ func (c Config) Validate() error {
 	if c.DefaultReplicationFactor < 0 {
 		bad("default replication factor %d must not be negative", c.DefaultReplicationFactor)
 	}
+	if c.PageCacheBytes < -1 {
+		bad("page cache bytes %d is below -1", c.PageCacheBytes)
+	}
 	if c.SegmentBytes < 1024 {
 		bad("segment bytes %d is below 1024", c.SegmentBytes)
 	}
