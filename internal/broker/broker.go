@@ -220,8 +220,15 @@ func (b *Broker) addReplica(r *replica, voters []uint64, configs map[string]stri
 		p.Close()
 		return fmt.Errorf("start raft group of %s-%d: %w", r.topic, r.index, err)
 	}
-	if fresh && len(voters) > 1 && voters[0] == uint64(b.cfg.NodeID) {
-		b.host.Campaign(r.group) // the preferred leader of a new partition stands first
+	if fresh && len(voters) > 1 {
+		// The preferred leader of a new partition stands first; the others hold back for
+		// a few election timeouts so that it wins even when creating many partitions
+		// keeps the nodes busy (a later leadership move would cost more).
+		if voters[0] == uint64(b.cfg.NodeID) {
+			b.host.Campaign(r.group)
+		} else {
+			b.host.DelayElection(r.group, 3)
+		}
 	}
 	b.mu.Lock()
 	b.replicas[r.group] = r

@@ -92,25 +92,42 @@ func (b *Broker) reportLeader(group, term uint64) {
 	}
 }
 
+// rebalanceBatch bounds the leaderships one rebalance pass hands over, and
+// rebalanceBacklogEvery is how soon the next pass runs when a pass hit that bound. Each
+// move makes the target campaign and write a new term's first entry; hundreds at once
+// (after creating a large topic, or after a node returns) stall the rounds long enough
+// for other leaders to miss CheckQuorum and step down.
+const (
+	rebalanceBatch        = 32
+	rebalanceBacklogEvery = 5 * time.Second
+)
+
 func (b *Broker) leaderLoop() {
-	t := time.NewTicker(rebalanceEvery)
-	defer t.Stop()
+	wait := rebalanceEvery
 	for {
 		select {
 		case <-b.stop:
 			return
-		case <-t.C:
-			b.rebalance()
+		case <-time.After(wait):
+		}
+		wait = rebalanceEvery
+		if b.rebalance() >= rebalanceBatch {
+			wait = rebalanceBacklogEvery
 		}
 	}
 }
 
 // rebalance hands leadership of partitions this node leads back to their preferred
 // replica (the first of the assignment) when it is live and fully caught up, so that
-// leaders stay spread over the nodes as the assignment placed them.
-func (b *Broker) rebalance() {
+// leaders stay spread over the nodes as the assignment placed them. It moves at most
+// rebalanceBatch leaderships and returns how many it moved.
+func (b *Broker) rebalance() int {
 	state := b.ctrl.Snapshot()
+	moved := 0
 	for _, r := range b.localReplicas() {
+		if moved >= rebalanceBatch {
+			break
+		}
 		t, ok := state.Topics[r.topic]
 		if !ok || int(r.index) >= len(t.Partitions) {
 			continue
@@ -124,9 +141,12 @@ func (b *Broker) rebalance() {
 			continue
 		}
 		if pr, ok := st.Progress[uint64(pref)]; ok && pr.Match >= st.Commit {
-			_ = b.host.TransferLeadership(r.group, uint64(pref))
+			if b.host.TransferLeadership(r.group, uint64(pref)) == nil {
+				moved++
+			}
 		}
 	}
+	return moved
 }
 
 func (b *Broker) localReplicas() []*replica {

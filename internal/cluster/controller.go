@@ -29,18 +29,42 @@ type Controller struct {
 	applied uint64
 	version atomic.Uint64 // bumped on every change, for cheap change detection
 
-	// view is an immutable copy of state, replaced after every change; readers use it
-	// without locks and must not modify what it holds. byID indexes its topics by id.
-	view atomic.Pointer[State]
-	byID atomic.Pointer[map[[16]byte]string]
+	// view is an immutable copy of state; readers use it without locks and must not
+	// modify what it holds. byID indexes its topics by id. A change only marks the view
+	// stale; the next reader makes the copy (see current), so that a burst of changes
+	// (the leader reports of a thousand new partitions) costs one copy, not one each.
+	view  atomic.Pointer[State]
+	byID  atomic.Pointer[map[[16]byte]string]
+	stale atomic.Bool
 
+	viewMu   sync.Mutex // one refresh at a time among readers
 	cpMu     sync.Mutex
 	durable  atomic.Uint64
 	onChange func()
 }
 
-// publish replaces the readers' view with a copy of the state. Call with mu held.
-func (c *Controller) publish() {
+// publish marks the readers' view stale. Call with mu held.
+func (c *Controller) publish() { c.stale.Store(true) }
+
+// current returns the readers' view, refreshing it first when the state changed.
+func (c *Controller) current() *State {
+	if !c.stale.Load() {
+		return c.view.Load()
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	if c.stale.Load() {
+		c.refresh()
+	}
+	return c.view.Load()
+}
+
+// refresh replaces the readers' view with a copy of the state. Call with mu held (read
+// or write) and, for readers, viewMu.
+func (c *Controller) refresh() {
+	c.stale.Store(false)
 	v := c.state.clone()
 	ids := make(map[[16]byte]string, len(v.Topics))
 	for name, t := range v.Topics {
@@ -68,7 +92,7 @@ func OpenController(dir string, onChange func()) (*Controller, error) {
 		c.state.normalize()
 		c.durable.Store(s.Applied)
 	}
-	c.publish()
+	c.refresh()
 	return c, nil
 }
 
@@ -140,14 +164,14 @@ func (c *Controller) Restore(index uint64, data []byte) error {
 }
 
 // Snapshot returns the current state. It is shared: callers must not modify it.
-func (c *Controller) Snapshot() State { return *c.view.Load() }
+func (c *Controller) Snapshot() State { return *c.current() }
 
 // Version changes whenever the state does.
 func (c *Controller) Version() uint64 { return c.version.Load() }
 
 // Topic returns one topic. Its slices and maps are shared: callers must not modify them.
 func (c *Controller) Topic(name string) (Topic, bool) {
-	t, ok := c.view.Load().Topics[name]
+	t, ok := c.current().Topics[name]
 	if !ok {
 		return Topic{}, false
 	}
@@ -156,13 +180,14 @@ func (c *Controller) Topic(name string) (Topic, bool) {
 
 // TopicByID returns the name of the topic with the given id.
 func (c *Controller) TopicByID(id [16]byte) (string, bool) {
+	c.current()
 	name, ok := (*c.byID.Load())[id]
 	return name, ok
 }
 
 // TopicNames lists every topic.
 func (c *Controller) TopicNames() []string {
-	v := c.view.Load()
+	v := c.current()
 	names := make([]string, 0, len(v.Topics))
 	for n := range v.Topics {
 		names = append(names, n)
@@ -172,7 +197,7 @@ func (c *Controller) TopicNames() []string {
 
 // Brokers returns the registered brokers.
 func (c *Controller) Brokers() []Broker {
-	v := c.view.Load()
+	v := c.current()
 	out := make([]Broker, 0, len(v.Brokers))
 	for _, b := range v.Brokers {
 		out = append(out, b)
@@ -182,12 +207,12 @@ func (c *Controller) Brokers() []Broker {
 
 // LeaderOf returns the leader a partition group last reported.
 func (c *Controller) LeaderOf(group uint64) (Leader, bool) {
-	l, ok := c.view.Load().Leaders[group]
+	l, ok := c.current().Leaders[group]
 	return l, ok
 }
 
 // ClusterID returns the cluster id ("" until set).
-func (c *Controller) ClusterID() string { return c.view.Load().ClusterID }
+func (c *Controller) ClusterID() string { return c.current().ClusterID }
 
 // Encode encodes a command as a controller raft payload, preceded by headroom zero
 // bytes for the replication layer.

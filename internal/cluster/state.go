@@ -4,7 +4,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 
@@ -78,11 +77,35 @@ func (s *State) normalize() {
 
 // clone deep-copies the state (readers get copies, never the live maps).
 func (s *State) clone() State {
-	b, _ := json.Marshal(s)
-	var out State
-	_ = json.Unmarshal(b, &out)
-	out.normalize()
+	out := State{ClusterID: s.ClusterID, NextGroup: s.NextGroup, NextProducerID: s.NextProducerID,
+		Brokers: make(map[int32]Broker, len(s.Brokers)), Topics: make(map[string]*Topic, len(s.Topics)),
+		Leaders: make(map[uint64]Leader, len(s.Leaders))}
+	for id, b := range s.Brokers {
+		out.Brokers[id] = b
+	}
+	for name, t := range s.Topics {
+		out.Topics[name] = t.clone()
+	}
+	for g, l := range s.Leaders {
+		out.Leaders[g] = l
+	}
 	return out
+}
+
+// clone deep-copies a topic.
+func (t *Topic) clone() *Topic {
+	c := *t
+	c.Partitions = make([]Partition, len(t.Partitions))
+	for i, p := range t.Partitions {
+		c.Partitions[i] = Partition{Group: p.Group, Replicas: append([]int32(nil), p.Replicas...)}
+	}
+	if t.Configs != nil {
+		c.Configs = make(map[string]string, len(t.Configs))
+		for k, v := range t.Configs {
+			c.Configs[k] = v
+		}
+	}
+	return &c
 }
 
 // Command is one controller change, the payload of a controller raft entry.

@@ -61,6 +61,7 @@ type group struct {
 	quiesced      atomic.Bool      // the group does not tick (see quiesce.go); written by the worker
 	idleTicks     int              // worker only: leader ticks without a proposal
 	logBytes      int              // worker only: entry bytes appended since the last compaction
+	holdTicks     atomic.Int64     // ticks left during which a leaderless replica does not tick (DelayElection)
 	checkpointing atomic.Bool      // an early checkpoint (see trackLogBytes) is under way
 }
 

@@ -332,6 +332,30 @@ func (h *Host) TransferLeadership(id, to uint64) error {
 	return nil
 }
 
+// DelayElection keeps this replica of a group that has no leader yet from ticking, and
+// so from standing for election, for the next `elections` election timeouts, unless a
+// leader appears first (it still answers vote requests). A new partition's other replicas
+// use it so that its preferred replica, which campaigns at once, wins the first election
+// even on a loaded node, and no leadership move is needed later.
+func (h *Host) DelayElection(id uint64, elections int) {
+	if g := h.group(id); g != nil {
+		g.holdTicks.Store(int64(elections * h.cfg.ElectionTicks))
+	}
+}
+
+// holdElection reports whether the group skips these ticks (see DelayElection).
+func (g *group) holdElection(ticks int64) bool {
+	if g.holdTicks.Load() <= 0 {
+		return false
+	}
+	if g.leader.Load() != 0 {
+		g.holdTicks.Store(0)
+		return false
+	}
+	g.holdTicks.Add(-ticks)
+	return true
+}
+
 // Campaign makes this node stand for election in the group now.
 func (h *Host) Campaign(id uint64) {
 	if g := h.group(id); g != nil {

@@ -150,7 +150,7 @@ func (w *worker) step(g *group, ticks int64) {
 	if g.quiesced.Load() && ticks > 0 && !w.leaderLive(g) {
 		w.wakeLeaderless(g)
 	}
-	if !g.quiesced.Load() && ticks > 0 {
+	if !g.quiesced.Load() && ticks > 0 && !g.holdElection(ticks) {
 		for t := ticks; t > 0; t-- {
 			g.rn.Tick()
 		}
