@@ -64,7 +64,6 @@ func (c *Controller) current() *State {
 // refresh replaces the readers' view with a copy of the state. Call with mu held (read
 // or write) and, for readers, viewMu.
 func (c *Controller) refresh() {
-	c.stale.Store(false)
 	v := c.state.clone()
 	ids := make(map[[16]byte]string, len(v.Topics))
 	for name, t := range v.Topics {
@@ -72,6 +71,9 @@ func (c *Controller) refresh() {
 	}
 	c.byID.Store(&ids)
 	c.view.Store(&v)
+	// Only now: a reader that finds the view fresh must get the new copy, not the old
+	// one while this copy is being made. (No writer runs meanwhile: mu is held.)
+	c.stale.Store(false)
 }
 
 // OpenController loads the controller's checkpoint from dir (or starts empty).

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -38,5 +39,36 @@ func TestControllerViewFollowsChangesAndStaysImmutable(t *testing.T) {
 	c.mu.RUnlock()
 	if got := c.Snapshot(); !reflect.DeepEqual(got, live) {
 		t.Fatalf("view %+v differs from the state %+v", got, live)
+	}
+}
+
+// A reader never gets a view older than a change applied before its call, also while
+// another reader is making the new copy.
+func TestControllerReadersSeeAppliedChanges(t *testing.T) {
+	c, err := OpenController(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < 4; i++ { // readers refreshing the view all the time
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					c.TopicNames()
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 200; i++ {
+		name := fmt.Sprintf("t%d", i)
+		b, _ := json.Marshal(Command{Op: OpCreateTopic, Topic: &Topic{Name: name, Partitions: []Partition{{Replicas: []int32{1}}}}})
+		c.Apply(uint64(i), b)
+		if _, ok := c.Topic(name); !ok {
+			t.Fatalf("topic %s applied but not visible", name)
+		}
 	}
 }
