@@ -107,6 +107,20 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// startThree starts three replicas on an in-memory network and waits for a leader.
+func startThree(t *testing.T) (*replication.MemNetwork, []*replica, *replica) {
+	t.Helper()
+	net := replication.NewMemNetwork()
+	t.Cleanup(net.Close)
+	voters := []uint64{1, 2, 3}
+	var rs []*replica
+	for _, id := range voters {
+		rs = append(rs, startReplica(t, net, id, t.TempDir(), voters))
+	}
+	waitUntil(t, "a leader", func() bool { return leaderAmong(rs) != nil })
+	return net, rs, leaderAmong(rs)
+}
+
 func leaderAmong(rs []*replica) *replica {
 	for _, r := range rs {
 		if r.isLeader() {
@@ -138,15 +152,7 @@ func committed(t *testing.T, p *Partition) []byte {
 // Every replica stores the same bytes once committed, offsets are contiguous, and an
 // idempotent retry of a committed batch is answered with its original offset.
 func TestReplicasStoreIdenticalBatches(t *testing.T) {
-	net := replication.NewMemNetwork()
-	defer net.Close()
-	voters := []uint64{1, 2, 3}
-	var rs []*replica
-	for _, id := range voters {
-		rs = append(rs, startReplica(t, net, id, t.TempDir(), voters))
-	}
-	waitUntil(t, "a leader", func() bool { return leaderAmong(rs) != nil })
-	l := leaderAmong(rs)
+	_, rs, l := startThree(t)
 	ctx := context.Background()
 	var want int64
 	for i := 0; i < 40; i++ {
@@ -178,15 +184,7 @@ func TestReplicasStoreIdenticalBatches(t *testing.T) {
 // A leader cut off from the others appends entries that never commit; once healed, its
 // log (segments included) is replaced by the new leader's.
 func TestUncommittedTailIsReplaced(t *testing.T) {
-	net := replication.NewMemNetwork()
-	defer net.Close()
-	voters := []uint64{1, 2, 3}
-	var rs []*replica
-	for _, id := range voters {
-		rs = append(rs, startReplica(t, net, id, t.TempDir(), voters))
-	}
-	waitUntil(t, "a leader", func() bool { return leaderAmong(rs) != nil })
-	old := leaderAmong(rs)
+	net, rs, old := startThree(t)
 	ctx := context.Background()
 	if _, err := old.produce(ctx, testBatch(t, -1, 0, "before")); err != nil {
 		t.Fatal(err)
@@ -195,10 +193,9 @@ func TestUncommittedTailIsReplaced(t *testing.T) {
 	for _, r := range rs {
 		if r != old {
 			others = append(others, r)
-			net.Cut(old.id, r.id)
-			net.Cut(r.id, old.id)
 		}
 	}
+	net.Isolate(old.id, 1, 2, 3)
 	var stale []*replication.Pending
 	for i := 0; i < 3; i++ {
 		pd, err := old.host.Submit(testGroup, EncodeProduce(replication.HeaderRoom, testBatch(t, -1, 0, fmt.Sprint("stale", i), "x"), -1))
@@ -321,25 +318,12 @@ func TestRetryOfInflightBatch(t *testing.T) {
 // A SubmitLocal proposal (acks=1) is answered once durable on the leader, before it
 // commits: here the leader is cut off, so it never commits.
 func TestLocalSubmitAnsweredBeforeCommit(t *testing.T) {
-	net := replication.NewMemNetwork()
-	defer net.Close()
-	voters := []uint64{1, 2, 3}
-	var rs []*replica
-	for _, id := range voters {
-		rs = append(rs, startReplica(t, net, id, t.TempDir(), voters))
-	}
-	waitUntil(t, "a leader", func() bool { return leaderAmong(rs) != nil })
-	l := leaderAmong(rs)
+	net, _, l := startThree(t)
 	ctx := context.Background()
 	if _, err := l.produce(ctx, testBatch(t, -1, 0, "committed")); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range rs {
-		if r != l {
-			net.Cut(l.id, r.id)
-			net.Cut(r.id, l.id)
-		}
-	}
+	net.Isolate(l.id, 1, 2, 3)
 	pd, err := l.host.SubmitLocal(testGroup, EncodeProduce(replication.HeaderRoom, testBatch(t, -1, 0, "local"), -1))
 	if err != nil {
 		t.Fatal(err)
