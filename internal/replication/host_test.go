@@ -360,3 +360,34 @@ func TestCheckpointOfIdleGroupReleasesWALFiles(t *testing.T) {
 		return w.Files() <= 3
 	})
 }
+
+// Replicas that delay their election let the replica that campaigns at once win, and
+// still elect a leader among themselves when it never comes.
+func TestDelayElection(t *testing.T) {
+	net := NewMemNetwork()
+	defer net.Close()
+	voters := []uint64{1, 2, 3}
+	var nodes []*testNode
+	for _, id := range []uint64{2, 3} {
+		n := startNode(t, net, id, t.TempDir(), voters)
+		n.host.DelayElection(7, 10)
+		nodes = append(nodes, n)
+	}
+	waitFor(t, "a leader without node 1", func() bool { return leaderOf(nodes) != nil })
+
+	net2 := NewMemNetwork()
+	defer net2.Close()
+	var all []*testNode
+	for _, id := range voters {
+		n := startNode(t, net2, id, t.TempDir(), voters)
+		if id != 1 {
+			n.host.DelayElection(7, 10)
+		}
+		all = append(all, n)
+	}
+	all[0].host.Campaign(7)
+	waitFor(t, "a leader", func() bool { return leaderOf(all) != nil })
+	if l := leaderOf(all); l.id != 1 {
+		t.Fatalf("node %d won the election over the campaigning node 1", l.id)
+	}
+}
