@@ -483,9 +483,11 @@ func decodeConfChange(e *raftpb.Entry) (raftpb.ConfChangeI, error) {
 func (w *worker) restore(g *group, snap raftpb.Snapshot) {
 	md := snap.Metadata
 	backoff := 100 * time.Millisecond
+	start := time.Now()
 	for {
 		err := g.sm.Restore(md.Index, snap.Data)
 		if err == nil {
+			w.h.cfg.Logger.Info("caught up from a snapshot", "group", g.id, "index", md.Index, "took", time.Since(start).Round(time.Millisecond))
 			break
 		}
 		w.h.cfg.Logger.Warn("snapshot restore failed; retrying", "group", g.id, "index", md.Index, "err", err)
