@@ -91,6 +91,7 @@ measured rate for --latency-duration and report per-record latency.`,
 	f.Int32Var(&o.cfg.BatchMaxBytes, "batch-max-bytes", d.BatchMaxBytes, "producer batch max bytes")
 	f.IntVar(&o.cfg.MaxBufferedRecords, "max-buffered-records", d.MaxBufferedRecords, "producer max buffered records")
 	f.StringVar(&o.cfg.Compression, "compression", d.Compression, "producer compression: none, gzip, snappy, lz4, zstd")
+	f.StringVar(&o.cfg.Acks, "acks", d.Acks, "producer acks: all (idempotent) or 1 (leader only, not idempotent)")
 	f.StringSliceVar(&o.targets, "targets", []string{"chronik", "kfake"}, "targets in run order: chronik, chronik-3, kfake, kfake-3, external")
 	f.StringSliceVar(&o.reference, "reference", []string{"kfake", "chronik-3=kfake-3"}, "what the ratios are taken against: REF (every target without a pair) or TARGET=REF pairs, one table per reference")
 	f.StringVar(&o.clusterArgs, "cluster-args", "", "extra chronik-server arguments for every chronik-3 node")

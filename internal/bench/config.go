@@ -45,6 +45,9 @@ type Config struct {
 	BatchMaxBytes      int32
 	MaxBufferedRecords int
 	Compression        string // none, gzip, snappy, lz4, zstd
+	// Acks is the producers' acks: "all" (idempotent, the default) or "1" (leader only,
+	// not idempotent: franz-go requires acks=all for idempotence).
+	Acks string
 
 	// Log receives progress lines (nil = none).
 	Log io.Writer
@@ -66,6 +69,7 @@ func Default() Config {
 		BatchMaxBytes:      1 << 20,
 		MaxBufferedRecords: 50_000,
 		Compression:        "none",
+		Acks:               "all",
 	}
 }
 
@@ -123,6 +127,9 @@ func (c Config) Validate() error {
 	if _, err := codec(c.Compression); err != nil {
 		errs = append(errs, err.Error())
 	}
+	if c.Acks != "all" && c.Acks != "1" {
+		errs = append(errs, fmt.Sprintf("acks %q: want all or 1", c.Acks))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("bench config: %s", strings.Join(errs, "; "))
 	}
@@ -148,20 +155,27 @@ func codec(name string) (kgo.CompressionCodec, error) {
 // clientOpts are the client settings every workload and every target share.
 func (c Config) clientOpts(bootstrap []string) []kgo.Opt {
 	cc, _ := codec(c.Compression)
-	return []kgo.Opt{
+	acks := []kgo.Opt{kgo.RequiredAcks(kgo.AllISRAcks())} // idempotent writes stay on (the default)
+	if c.Acks == "1" {
+		acks = []kgo.Opt{kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()}
+	}
+	return append(acks,
 		kgo.SeedBrokers(bootstrap...),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes stay on (the default)
 		kgo.ProducerLinger(c.Linger),
 		kgo.ProducerBatchMaxBytes(c.BatchMaxBytes),
 		kgo.MaxBufferedRecords(c.MaxBufferedRecords),
 		kgo.ProducerBatchCompression(cc),
 		kgo.FetchMaxBytes(50 << 20),
 		kgo.FetchMaxPartitionBytes(c.BatchMaxBytes * 2),
-	}
+	)
 }
 
 // ClientSettings describes the shared client settings for the report.
 func (c Config) ClientSettings() string {
-	return fmt.Sprintf("franz-go kgo, acks=all, idempotent, linger %v, batch max %d B, max buffered %d records, compression %s, %d producer goroutines",
-		c.Linger, c.BatchMaxBytes, c.MaxBufferedRecords, strings.ToLower(c.Compression), c.Producers)
+	acks := "acks=all, idempotent"
+	if c.Acks == "1" {
+		acks = "acks=1, not idempotent"
+	}
+	return fmt.Sprintf("franz-go kgo, %s, linger %v, batch max %d B, max buffered %d records, compression %s, %d producer goroutines",
+		acks, c.Linger, c.BatchMaxBytes, c.MaxBufferedRecords, strings.ToLower(c.Compression), c.Producers)
 }
