@@ -165,8 +165,8 @@ func (c Config) clientOpts(bootstrap []string) []kgo.Opt {
 		kgo.ProducerBatchMaxBytes(c.BatchMaxBytes),
 		kgo.MaxBufferedRecords(c.MaxBufferedRecords),
 		kgo.ProducerBatchCompression(cc),
-		kgo.FetchMaxBytes(50 << 20),
-		kgo.FetchMaxPartitionBytes(c.BatchMaxBytes * 2),
+		kgo.FetchMaxBytes(50<<20),
+		kgo.FetchMaxPartitionBytes(c.BatchMaxBytes*2),
 	)
 }
 

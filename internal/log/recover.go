@@ -2,7 +2,6 @@ package log
 
 import (
 	"errors"
-	"hash/crc32"
 	"io"
 	"math"
 	"os"
@@ -18,10 +17,7 @@ const (
 	startFile = "log-start-offset" // decimal log start offset, replaced atomically
 	resetFile = "reset-offset"     // present while a Reset is under way; Open finishes it
 	tmpSuffix = ".tmp"
-	crcStart  = 21 // the CRC covers a batch from its attributes on
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var errShort = errors.New("log: short file")
 
@@ -243,7 +239,7 @@ func (s *segment) scan(interval int) (valid, fileSize int64, err error) {
 			}
 			return 0, 0, err
 		}
-		if crc32.Checksum(b[crcStart:], castagnoli) != h.CRC {
+		if !h.CRCMatches(b) {
 			break
 		}
 		s.track(h, pos, interval)

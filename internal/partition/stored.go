@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"slices"
 
 	"github.com/chronik-stream/chronik/internal/record"
@@ -229,7 +228,7 @@ func (p *Partition) loadStored(e *raftpb.Entry) ([]byte, inflight, error) {
 	next := in.start
 	for _, b := range batches {
 		h := b.Header
-		if h.BaseOffset != next || h.PartitionLeaderEpoch != int32(e.Term) || crc32.Checksum(b.Bytes[crcStart:], castagnoli) != h.CRC {
+		if h.BaseOffset != next || h.PartitionLeaderEpoch != int32(e.Term) || !h.CRCMatches(b.Bytes) {
 			return nil, in, errNotStored
 		}
 		next = h.LastOffset() + 1
@@ -238,11 +237,6 @@ func (p *Partition) loadStored(e *raftpb.Entry) ([]byte, inflight, error) {
 	in.producers = idempotent(batches)
 	return data, in, nil
 }
-
-// crcStart is where a batch's CRC-32C coverage begins (its attributes).
-const crcStart = 21
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // encodeStored is the WAL descriptor of a stored produce entry: the proposal id, then
 // cmdStored, the append time, the first offset and the size of its batches in the log.

@@ -77,6 +77,12 @@ func Validate(b []byte, maxDecompressed int) (Header, error) {
 	return h, err
 }
 
+// CRCMatches reports whether h's CRC-32C matches the batch b (the whole batch, header
+// included, as Split returns it). It checks nothing else.
+func (h Header) CRCMatches(b []byte) bool {
+	return len(b) >= HeaderSize && crc32.Checksum(b[offAttributes:], castagnoli) == h.CRC
+}
+
 // SetLogAppendTime marks the batch at the start of b as using LogAppendTime (attribute bit
 // 0x08), sets its MaxTimestamp to ts and recomputes the CRC in place. As Kafka does, it
 // leaves FirstTimestamp alone; readers use MaxTimestamp for every record of such a batch.

@@ -270,3 +270,22 @@ func TestValidateConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// CRCMatches accepts a batch as built (base offset and leader epoch are outside the CRC)
+// and refuses one with a changed byte inside it or a short buffer.
+func TestCRCMatches(t *testing.T) {
+	b := buildTest(t, CodecNone, sampleRecords(3, 10))
+	SetBaseOffset(b, 99)
+	SetPartitionLeaderEpoch(b, 4)
+	h, err := ParseHeader(b)
+	if err != nil || !h.CRCMatches(b) {
+		t.Fatalf("valid batch: %v, crc matches %v", err, h.CRCMatches(b))
+	}
+	b[len(b)-1] ^= 1
+	if h.CRCMatches(b) {
+		t.Fatal("a changed record byte passed the CRC")
+	}
+	if h.CRCMatches(b[:HeaderSize-1]) {
+		t.Fatal("a short buffer passed")
+	}
+}
