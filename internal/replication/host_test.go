@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chronik-stream/chronik/internal/wal"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // listSM is a state machine that records every applied payload.
@@ -389,5 +391,34 @@ func TestDelayElection(t *testing.T) {
 	waitFor(t, "a leader", func() bool { return leaderOf(all) != nil })
 	if l := leaderOf(all); l.id != 1 {
 		t.Fatalf("node %d won the election over the campaigning node 1", l.id)
+	}
+}
+
+// A multi-voter group keeps at most RetainEntries entries and retainBytes bytes before a
+// compaction point.
+func TestRetainFrom(t *testing.T) {
+	h := NewHost(Config{NodeID: 1, RetainEntries: 4}, nil)
+	w := newWorker(h)
+	storage := raft.NewMemoryStorage()
+	var ents []raftpb.Entry
+	for i := uint64(1); i <= 10; i++ {
+		ents = append(ents, raftpb.Entry{Index: i, Term: 1, Data: make([]byte, 10)})
+	}
+	if err := storage.Append(ents); err != nil {
+		t.Fatal(err)
+	}
+	g := &group{storage: storage}
+	if to := w.retainFrom(g, 9, 1); to != 5 { // keeps 6..9
+		t.Fatalf("count bound: compact to %d, want 5", to)
+	}
+	if to := w.retainFrom(g, 3, 1); to != 0 { // keeps 1..3: nothing to compact
+		t.Fatalf("short log: compact to %d, want 0", to)
+	}
+	big := raftpb.Entry{Index: 11, Term: 1, Data: make([]byte, retainBytes)}
+	if err := storage.Append([]raftpb.Entry{big}); err != nil {
+		t.Fatal(err)
+	}
+	if to := w.retainFrom(g, 11, 1); to != 11 { // one entry is over the byte bound alone
+		t.Fatalf("byte bound: compact to %d, want 11", to)
 	}
 }

@@ -283,13 +283,17 @@ const retainBytes = 16 << 20
 // index: up to RetainEntries entries and retainBytes bytes before it are kept. A result
 // below first means nothing is compacted.
 func (w *worker) retainFrom(g *group, index, first uint64) uint64 {
+	lo := first
+	if index >= first+w.h.cfg.RetainEntries {
+		lo = index - w.h.cfg.RetainEntries + 1
+	}
+	ents, err := g.storage.Entries(lo, index+1, math.MaxUint64)
+	if err != nil {
+		return first - 1
+	}
 	to, size := index, 0
-	for n := uint64(0); n < w.h.cfg.RetainEntries && to >= first; n++ {
-		ents, err := g.storage.Entries(to, to+1, math.MaxUint64)
-		if err != nil || len(ents) == 0 {
-			break
-		}
-		if size += ents[0].Size(); size > retainBytes {
+	for i := len(ents) - 1; i >= 0; i-- {
+		if size += ents[i].Size(); size > retainBytes {
 			break
 		}
 		to--
