@@ -109,12 +109,13 @@ func (s *segment) walkTo(r *hdrReader, offset, pos, eo int64) (q int64, h record
 	return q, h, found, err
 }
 
-// FindTimestamp returns the first stored batch (at or after the start offset) whose
-// MaxTimestamp >= ts; the caller finds the exact record inside it. ok is false if there is
-// none. It uses the segments' largest timestamps and time indexes to skip ahead.
-func (l *Log) FindTimestamp(ts int64) (batch []byte, ok bool, err error) {
+// FindTimestamp returns the first stored batch holding an offset at or after from (and
+// the start offset) whose MaxTimestamp >= ts; the caller finds the exact record inside
+// it. ok is false if there is none. It uses the segments' largest timestamps and time
+// indexes to skip ahead.
+func (l *Log) FindTimestamp(ts, from int64) (batch []byte, ok bool, err error) {
 	gen := l.gen.Load()
-	start := l.start.Load()
+	start := max(from, l.start.Load())
 	after := int64(-1) // segments with a base offset <= after were searched
 	for {
 		s, from, err := l.acquireTs(ts, start, after)

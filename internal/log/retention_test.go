@@ -77,11 +77,11 @@ func checkTimes(t *testing.T, l *Log, batches [][]byte) {
 	}
 	for i, b := range batches {
 		h, _ := record.ParseHeader(b)
-		if got, ok, err := l.FindTimestamp(h.MaxTimestamp); !ok || err != nil || !bytes.Equal(got, b) {
+		if got, ok, err := l.FindTimestamp(h.MaxTimestamp, 0); !ok || err != nil || !bytes.Equal(got, b) {
 			t.Fatalf("FindTimestamp(%d) of batch %d: %v %v", h.MaxTimestamp, i, ok, err)
 		}
 	}
-	if _, ok, _ := l.FindTimestamp(maxTs + 1); ok {
+	if _, ok, _ := l.FindTimestamp(maxTs+1, 0); ok {
 		t.Fatalf("FindTimestamp past the largest timestamp found a batch")
 	}
 }

@@ -69,6 +69,11 @@ type Partition struct {
 	producers map[int64]*producerState // as of the applied index
 	failed    error
 	hw        atomic.Int64 // high watermark: the end offset of the applied entries
+	// start is the log start offset as applied. A delete-records moves it at once, but
+	// segments go only once a checkpoint records the new start, so that the log never
+	// starts past the last checkpoint's end offset (recovery replays from there).
+	start atomic.Int64
+	cpEnd atomic.Int64 // the end offset in the last checkpoint written
 
 	// The log past the high watermark, used by the group's worker only (see stored.go).
 	tail         []inflight               // stored entries not applied yet, in log order
@@ -99,6 +104,8 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 	}
 	switch {
 	case cp.EndOffset < l.StartOffset():
+		// Only a snapshot restore moves the log start past the checkpoint: it crashed
+		// before its own checkpoint, so start over from the old one.
 		err = l.Reset(cp.EndOffset)
 	case l.EndOffset() < cp.EndOffset:
 		err = fmt.Errorf("partition %s-%d: log ends at %d but its checkpoint says %d: synced data is missing", topic, index, l.EndOffset(), cp.EndOffset)
@@ -119,6 +126,8 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 	}
 	p.appended = copyProducers(p.producers)
 	p.hw.Store(cp.EndOffset)
+	p.start.Store(l.StartOffset())
+	p.cpEnd.Store(cp.EndOffset)
 	p.lastCheckpoint.Store(cp.Applied)
 	return p, nil
 }
@@ -148,13 +157,10 @@ func (p *Partition) Apply(index uint64, data []byte) any {
 		if arg > p.hw.Load() {
 			return kerr.OffsetOutOfRange
 		}
-		if arg > p.log.StartOffset() {
-			if err := p.log.DeleteBefore(arg); err != nil {
-				p.failed = err
-				return kerr.KafkaStorageError
-			}
+		if arg > p.start.Load() {
+			p.start.Store(arg) // the segments go at the next checkpoint
 		}
-		return p.log.StartOffset()
+		return p.start.Load()
 	}
 	return nil
 }
@@ -173,31 +179,35 @@ func (p *Partition) applyProduce(index uint64) *ProduceResult {
 	}
 	p.hw.Store(in.end)
 	p.wake()
-	return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.log.StartOffset()}
+	return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.StartOffset()}
 }
 
 // Checkpoint implements replication.StateMachine: it syncs the log and records the
-// applied index with the producer state, so recovery can start from here.
+// applied index with the producer state, so recovery can start from here; then the
+// segments below the recorded log start offset are deleted.
 func (p *Partition) Checkpoint() (uint64, []byte, error) {
 	p.cpMu.Lock() // one checkpoint at a time: they share the temporary file
 	defer p.cpMu.Unlock()
 	p.mu.Lock()
-	cp := checkpoint{Applied: p.applied, EndOffset: p.hw.Load(), StartOffset: p.log.StartOffset(), Producers: copyProducers(p.producers)}
+	cp := checkpoint{Applied: p.applied, EndOffset: p.hw.Load(), StartOffset: p.start.Load(), Producers: copyProducers(p.producers)}
 	p.mu.Unlock()
 	data, err := encodeCheckpoint(cp)
 	if err != nil {
 		return 0, nil, err
 	}
-	if cp.Applied == p.lastCheckpoint.Load() {
-		return cp.Applied, data, nil
+	if cp.Applied != p.lastCheckpoint.Load() {
+		if err := p.log.Sync(); err != nil {
+			return 0, nil, err
+		}
+		if err := writeCheckpoint(p.dir, data); err != nil {
+			return 0, nil, err
+		}
+		p.cpEnd.Store(cp.EndOffset)
+		p.lastCheckpoint.Store(cp.Applied)
 	}
-	if err := p.log.Sync(); err != nil {
+	if err := p.log.DeleteBefore(cp.StartOffset); err != nil {
 		return 0, nil, err
 	}
-	if err := writeCheckpoint(p.dir, data); err != nil {
-		return 0, nil, err
-	}
-	p.lastCheckpoint.Store(cp.Applied)
 	return cp.Applied, data, nil
 }
 
@@ -258,11 +268,6 @@ func (p *Partition) Restore(index uint64, snap []byte) error {
 	if err := p.log.Sync(); err != nil {
 		return err
 	}
-	if cp.StartOffset > p.log.StartOffset() {
-		if err := p.log.DeleteBefore(cp.StartOffset); err != nil {
-			return err
-		}
-	}
 	p.applied, p.producers = index, cp.Producers
 	if p.producers == nil {
 		p.producers = map[int64]*producerState{}
@@ -277,7 +282,12 @@ func (p *Partition) Restore(index uint64, snap []byte) error {
 	if err := writeCheckpoint(p.dir, data); err != nil {
 		return err
 	}
+	p.start.Store(max(cp.StartOffset, p.log.StartOffset()))
+	p.cpEnd.Store(cp.EndOffset)
 	p.lastCheckpoint.Store(index)
+	if err := p.log.DeleteBefore(cp.StartOffset); err != nil {
+		return err
+	}
 	p.wake()
 	return nil
 }

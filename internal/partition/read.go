@@ -13,8 +13,9 @@ import (
 // batches past it that are not committed yet; reads never return them.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
-// StartOffset is the log start offset.
-func (p *Partition) StartOffset() int64 { return p.log.StartOffset() }
+// StartOffset is the log start offset: where the last delete-records or retention left
+// it.
+func (p *Partition) StartOffset() int64 { return max(p.start.Load(), p.log.StartOffset()) }
 
 // Size is the bytes the partition's log occupies.
 func (p *Partition) Size() int64 { return p.log.Size() }
@@ -27,7 +28,7 @@ func (p *Partition) Read(offset int64, maxBytes int) ([]byte, error) {
 	if offset == hw {
 		return nil, nil
 	}
-	if offset > hw {
+	if offset > hw || offset < p.start.Load() {
 		return nil, kerr.OffsetOutOfRange
 	}
 	b, err := p.log.Read(offset, maxBytes)
@@ -52,7 +53,7 @@ func committedPrefix(b []byte, hw int64) []byte {
 // OffsetForTimestamp returns the first offset whose record timestamp is >= ts, with that
 // timestamp; found=false when every record is older.
 func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
-	batch, ok, err := p.log.FindTimestamp(ts)
+	batch, ok, err := p.log.FindTimestamp(ts, p.start.Load())
 	if err != nil || !ok {
 		return -1, -1, false, err
 	}
@@ -97,9 +98,10 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err err
 }
 
 // EnforceRetention deletes old segments by time and size (see log.EnforceRetention),
-// never one holding data past the high watermark.
+// never one holding data past the last checkpoint's end offset: recovery replays the
+// entries after the checkpoint, and their data must still be there.
 func (p *Partition) EnforceRetention(now time.Time, retentionMs, retentionBytes int64) (int, error) {
-	return p.log.EnforceRetention(now, retentionMs, retentionBytes, p.hw.Load())
+	return p.log.EnforceRetention(now, retentionMs, retentionBytes, p.cpEnd.Load())
 }
 
 // Subscribe calls wake whenever new data is applied, until cancel is called.

@@ -44,7 +44,7 @@ func (p *Partition) Prepare(id uint64, payload []byte) ([]byte, any, bool) {
 		}
 		if c.dup {
 			if off, ok := findBatch(p.producers, b.Header); ok {
-				return nil, &ProduceResult{BaseOffset: off, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}, true
+				return nil, &ProduceResult{BaseOffset: off, LogAppendTime: appendTime, LogStartOffset: p.StartOffset()}, true
 			}
 			return encodeDuplicate(b.Header, appendTime), nil, false
 		}
@@ -153,7 +153,7 @@ func (p *Partition) Sync() error { return p.log.SyncData() }
 func (p *Partition) StoredResult(e raftpb.Entry) (any, bool) {
 	for i := len(p.tail) - 1; i >= 0; i-- {
 		if in := p.tail[i]; in.index == e.Index {
-			return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.log.StartOffset()}, true
+			return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.StartOffset()}, true
 		} else if in.index < e.Index {
 			break
 		}
@@ -277,7 +277,7 @@ func (p *Partition) applyDuplicate(d []byte) *ProduceResult {
 	if !ok {
 		return &ProduceResult{Err: kerr.DuplicateSequenceNumber}
 	}
-	return &ProduceResult{BaseOffset: off, LogAppendTime: appendTime, LogStartOffset: p.log.StartOffset()}
+	return &ProduceResult{BaseOffset: off, LogAppendTime: appendTime, LogStartOffset: p.StartOffset()}
 }
 
 // failure is the storage error that stopped this replica, if any.

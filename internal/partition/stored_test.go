@@ -341,3 +341,77 @@ func TestLocalSubmitAnsweredBeforeCommit(t *testing.T) {
 		t.Fatalf("high watermark %d: the uncommitted write became visible", hw)
 	}
 }
+
+// DeleteRecords past the last checkpoint, then a crash: the log start offset the log
+// persisted is ahead of the checkpoint's end offset, and the data after it is kept.
+func TestRestartAfterDeleteRecordsKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	r := startReplica(t, nil, 1, dir, []uint64{1})
+	waitUntil(t, "leadership", r.isLeader)
+	ctx := context.Background()
+	const n, cut = 200, 123
+	for i := 0; i < n; i++ {
+		if _, err := r.produce(ctx, testBatch(t, -1, 0, fmt.Sprintf("value-%03d-%s", i, bytes.Repeat([]byte("x"), 40)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := r.host.Propose(ctx, testGroup, EncodeDeleteRecords(replication.HeaderRoom, cut))
+	if err != nil || v != any(int64(cut)) {
+		t.Fatalf("delete records: %v, %v", v, err)
+	}
+	if _, err := r.p.Read(cut-1, 1); !errors.Is(err, kerr.OffsetOutOfRange) {
+		t.Fatalf("reading below the new log start: %v, want OFFSET_OUT_OF_RANGE", err)
+	}
+	if s := r.p.log.StartOffset(); s != 0 {
+		t.Fatalf("segments deleted before a checkpoint: the log starts at %d", s)
+	}
+	r.stop()
+
+	r = startReplica(t, nil, 1, dir, []uint64{1})
+	waitUntil(t, "replay", func() bool { return r.p.HighWatermark() == n })
+	if s := r.p.StartOffset(); s != cut {
+		t.Fatalf("log start after restart %d, want %d", s, cut)
+	}
+	for off := int64(cut); off < n; off++ {
+		b, err := r.p.Read(off, 1)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("offset %d after restart: %d bytes, %v", off, len(b), err)
+		}
+	}
+	if _, _, err := r.p.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.p.log.StartOffset(); s <= 0 || s > cut {
+		t.Fatalf("after a checkpoint the log's segments start at %d, want in (0, %d]", s, cut)
+	}
+}
+
+// Retention deletes only segments below the last checkpoint's end offset, so a restart
+// still finds the data of the entries it replays.
+func TestRetentionStopsAtCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	r := startReplica(t, nil, 1, dir, []uint64{1})
+	waitUntil(t, "leadership", r.isLeader)
+	ctx := context.Background()
+	const n = 200
+	for i := 0; i < n; i++ {
+		if _, err := r.produce(ctx, testBatch(t, -1, 0, fmt.Sprintf("value-%03d-%s", i, bytes.Repeat([]byte("x"), 40)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k, err := r.p.EnforceRetention(time.Now(), -1, 0); err != nil || k != 0 {
+		t.Fatalf("retention before any checkpoint deleted %d segments (%v)", k, err)
+	}
+	r.stop()
+	r = startReplica(t, nil, 1, dir, []uint64{1})
+	waitUntil(t, "replay", func() bool { return r.p.HighWatermark() == n })
+	if _, _, err := r.p.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := r.p.EnforceRetention(time.Now(), -1, 0); err != nil || k == 0 {
+		t.Fatalf("retention after a checkpoint deleted %d segments (%v)", k, err)
+	}
+	if s := r.p.StartOffset(); s <= 0 || s >= n {
+		t.Fatalf("log start %d after retention, want in (0, %d)", s, n)
+	}
+}
