@@ -57,6 +57,8 @@ type Backend interface {
 	// queued (never nil) is called at most once, as soon as the write has its place in
 	// the partition's order: a Produce to the same partition started after queued is
 	// appended after this one. Produce may return without calling it.
+	//
+	// records is only valid until Produce returns: the connection reuses its memory.
 	Produce(ctx context.Context, topic string, partition int32, records []byte, acks int16, queued func()) (ProduceResult, error)
 
 	// Fetch reads whole stored batches from offset on, at most maxBytes of them, except that

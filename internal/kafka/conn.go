@@ -214,6 +214,9 @@ func (c *conn) readLoop() {
 		sl := &slot{handled: make(chan struct{}), ordered: make(chan struct{}), size: len(frame)}
 		req.markOrdered = sl.markOrdered
 		req.ClientHost = clientHost(c.remote)
+		if req.Key == 0 {
+			req.frame = frame
+		}
 		deps := c.dependencies(req.Key, sl)
 		c.queue <- sl // never blocks: the queue holds at most maxInFlight slots
 		c.s.wg.Add(1)
@@ -310,6 +313,8 @@ func (c *conn) handle(req *Request, sl *slot, deps []chan struct{}) {
 	}
 
 	resp, err := apis[req.Key].handle(c.ctx, c.s, req)
+	releaseFrame(req.frame)
+	req.frame = nil
 	if err != nil {
 		sl.failed = true
 		select {

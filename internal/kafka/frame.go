@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -38,7 +40,7 @@ func readFrame(r io.Reader, limit int32) ([]byte, error) {
 		return nil, &frameSizeError{size: size, limit: limit}
 	}
 	if size <= frameChunk {
-		buf := make([]byte, size)
+		buf := newFrame(int(size))
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return nil, truncated(err)
 		}
@@ -50,12 +52,47 @@ func readFrame(r io.Reader, limit int32) ([]byte, error) {
 	if _, err := io.ReadFull(r, first); err != nil {
 		return nil, truncated(err)
 	}
-	buf := make([]byte, size)
+	buf := newFrame(int(size))
 	copy(buf, first)
 	if _, err := io.ReadFull(r, buf[frameChunk:]); err != nil {
 		return nil, truncated(err)
 	}
 	return buf, nil
+}
+
+// Frame buffers from minPooledFrame to maxPooledFrame bytes come from pools, one per
+// power-of-two capacity, and a request whose handler keeps nothing of its frame hands it
+// back (releaseFrame): large produces would otherwise allocate and zero megabytes each.
+const (
+	minPooledFrame = 64 << 10
+	maxPooledFrame = 8 << 20
+)
+
+var framePools [bits.UintSize]sync.Pool // by log2 of the capacity; holds *[]byte
+
+// frameClass is the smallest k with 1<<k >= n.
+func frameClass(n int) int { return bits.Len(uint(n - 1)) }
+
+// newFrame returns a buffer of length size, pooled when its size is in the pooled range.
+func newFrame(size int) []byte {
+	if size < minPooledFrame || size > maxPooledFrame {
+		return make([]byte, size)
+	}
+	k := frameClass(size)
+	if b, ok := framePools[k].Get().(*[]byte); ok {
+		return (*b)[:size]
+	}
+	return make([]byte, size, 1<<k)
+}
+
+// releaseFrame returns a frame from newFrame to its pool. Nothing may use b afterwards.
+func releaseFrame(b []byte) {
+	c := cap(b)
+	if c < minPooledFrame || c > maxPooledFrame || c&(c-1) != 0 {
+		return
+	}
+	b = b[:0]
+	framePools[frameClass(c)].Put(&b)
 }
 
 // truncated turns an EOF inside a frame into io.ErrUnexpectedEOF.

@@ -59,6 +59,10 @@ type Request struct {
 	// markOrdered, when set, tells the connection that the request's effects have their
 	// place in order, so the next serial request may start (see slot.ordered).
 	markOrdered func()
+	// frame is the request's bytes, kept only for a request whose handler leaves nothing
+	// pointing into them (Produce: Backend.Produce copies what it keeps); the connection
+	// recycles it once the handler returns.
+	frame []byte
 }
 
 // NewServer returns a server answering through b. log may be nil (slog.Default is used).
