@@ -63,6 +63,7 @@ type group struct {
 	logBytes      int              // worker only: entry bytes appended since the last compaction
 	holdTicks     atomic.Int64     // ticks left during which a leaderless replica does not tick (DelayElection)
 	checkpointing atomic.Bool      // an early checkpoint (see trackLogBytes) is under way
+	restoring     *restoreJob      // worker only: a snapshot restore under way (restore.go)
 }
 
 // compaction asks the worker to snapshot and compact the raft log at an index the state

@@ -5,7 +5,6 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/chronik-stream/chronik/internal/wal"
 	"go.etcd.io/raft/v3"
@@ -121,6 +120,15 @@ func (w *worker) step(g *group, ticks int64) {
 		return // already stepped this round; its inbox waits for the next one
 	}
 	g.round = w.roundNo
+	if g.restoring != nil {
+		g.mu.Lock()
+		g.queued = false // the inbox waits; the next message or the restore's end re-queues
+		if !g.removed && w.finishRestore(g) {
+			g.signalLocked() // step the inbox next round, after the held Ready is advanced
+		}
+		g.mu.Unlock()
+		return
+	}
 	g.mu.Lock()
 	props, msgs, ctrls, comps := g.props, g.msgs, g.controls, g.compacts
 	g.props, g.msgs, g.controls, g.compacts = nil, nil, nil, nil
@@ -214,7 +222,12 @@ func (w *worker) collect(g *group) {
 	if !g.rn.HasReady() {
 		return
 	}
-	w.readies = append(w.readies, groupReady{g: g, rd: g.rn.Ready()})
+	rd := g.rn.Ready()
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		w.startRestore(g, rd)
+		return
+	}
+	w.readies = append(w.readies, groupReady{g: g, rd: rd})
 }
 
 // checkpointBytes is how many bytes of entries a group's in-memory raft log may gain
@@ -307,9 +320,6 @@ func (w *worker) persistAndApply(tick bool) {
 	w.stores = w.stores[:0]
 	for i := range w.readies {
 		r := &w.readies[i]
-		if !raft.IsEmptySnap(r.rd.Snapshot) {
-			w.restore(r.g, r.rd.Snapshot)
-		}
 		ents, err := w.store(r.g, r.rd.Entries)
 		if err != nil {
 			w.h.cfg.Logger.Error("storing entries failed; stopping node replication", "group", r.g.id, "err", err)
@@ -478,31 +488,6 @@ func decodeConfChange(e *raftpb.Entry) (raftpb.ConfChangeI, error) {
 	var cc raftpb.ConfChangeV2
 	err := cc.Unmarshal(e.Data)
 	return cc, err
-}
-
-// restore hands a snapshot from the leader to the state machine before the WAL records
-// the new compaction point, so a crash in between leaves the old, consistent state. Raft
-// offers no way to refuse a snapshot, so a failed restore (the leader unreachable while
-// data is copied) is retried until it succeeds or the host stops.
-func (w *worker) restore(g *group, snap raftpb.Snapshot) {
-	md := snap.Metadata
-	backoff := 100 * time.Millisecond
-	start := time.Now()
-	for {
-		err := g.sm.Restore(md.Index, snap.Data)
-		if err == nil {
-			w.h.cfg.Logger.Info("caught up from a snapshot", "group", g.id, "index", md.Index, "took", time.Since(start).Round(time.Millisecond))
-			break
-		}
-		w.h.cfg.Logger.Warn("snapshot restore failed; retrying", "group", g.id, "index", md.Index, "err", err)
-		select {
-		case <-w.h.stop:
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-	w.batch.Compact(g.id, wal.Compaction{Index: md.Index, Term: md.Term, ConfState: md.ConfState})
 }
 
 // statusEvery is how many ticks apart a leader's cached raft status (its followers'
