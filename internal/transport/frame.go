@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/chronik-stream/chronik/internal/replication"
 	"go.etcd.io/raft/v3/raftpb"
@@ -70,7 +71,7 @@ func appendRaft(b []byte, msgs []replication.Message) ([]byte, error) {
 		size := msgs[i].Msg.Size()
 		b = binary.BigEndian.AppendUint32(b, uint32(size))
 		off := len(b)
-		b = append(b, make([]byte, size)...)
+		b = slices.Grow(b, size)[:off+size] // no zeroing when b has room: MarshalTo fills it
 		if _, err := msgs[i].Msg.MarshalTo(b[off:]); err != nil {
 			return b[:start], err
 		}
@@ -79,8 +80,8 @@ func appendRaft(b []byte, msgs []replication.Message) ([]byte, error) {
 	return b, nil
 }
 
-// decodeRaft decodes a raft frame body. Entry data is copied out of body, which the
-// reader reuses.
+// decodeRaft decodes a raft frame body. The messages do not alias body, which the
+// reader reuses: raftpb's Unmarshal copies entry data, contexts and snapshot data.
 func decodeRaft(body []byte) ([]replication.Message, error) {
 	if len(body) < 4 {
 		return nil, fmt.Errorf("%w: short raft frame", ErrProtocol)
@@ -101,8 +102,7 @@ func decodeRaft(body []byte) ([]replication.Message, error) {
 		if int(size) > len(body) {
 			return nil, fmt.Errorf("%w: raft message of %d bytes in %d", ErrProtocol, size, len(body))
 		}
-		raw := make([]byte, size)
-		copy(raw, body[:size])
+		raw := body[:size]
 		body = body[size:]
 		var m raftpb.Message
 		if err := m.Unmarshal(raw); err != nil {

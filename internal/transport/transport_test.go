@@ -97,3 +97,37 @@ func FuzzDecodeFrames(f *testing.F) {
 		}
 	})
 }
+
+// Encoding into a reused buffer that holds older, longer content and decoding from a
+// body the reader then overwrites both leave the messages intact.
+func TestRaftFrameReusedBuffers(t *testing.T) {
+	msgs := []replication.Message{
+		{Group: 3, Msg: raftpb.Message{Type: raftpb.MsgApp, To: 2, From: 1, Term: 4, Index: 9,
+			Entries: []raftpb.Entry{{Term: 4, Index: 10, Data: []byte("first entry")}, {Term: 4, Index: 11, Data: bytes.Repeat([]byte("x"), 300)}}}},
+		{Group: 5, Msg: raftpb.Message{Type: raftpb.MsgHeartbeat, To: 2, From: 1, Term: 7, Context: []byte("ctx")}},
+	}
+	stale := bytes.Repeat([]byte{0xff}, 4096)
+	frame, err := appendRaft(stale[:0], msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, body, err := readFrame(bufio.NewReader(bytes.NewReader(frame)), nil)
+	if err != nil || typ != frameRaft {
+		t.Fatalf("readFrame: type %d, %v", typ, err)
+	}
+	got, err := decodeRaft(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range body {
+		body[i] = 0xee // the reader reuses its buffer for the next frame
+	}
+	if len(got) != len(msgs) {
+		t.Fatalf("decoded %d messages, want %d", len(got), len(msgs))
+	}
+	for i := range msgs {
+		if got[i].Group != msgs[i].Group || got[i].Msg.String() != msgs[i].Msg.String() {
+			t.Fatalf("message %d: got %v / %s, want %v / %s", i, got[i].Group, got[i].Msg.String(), msgs[i].Group, msgs[i].Msg.String())
+		}
+	}
+}
