@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	plog "github.com/chronik-stream/chronik/internal/log"
 )
 
 // checkpointFile holds a partition's last checkpoint inside its directory.
@@ -17,6 +19,23 @@ type checkpoint struct {
 	EndOffset   int64                    `json:"end_offset"`
 	StartOffset int64                    `json:"start_offset"`
 	Producers   map[int64]*producerState `json:"producers,omitempty"`
+	// MaxTimestamp is the largest batch timestamp below EndOffset, in the first batch
+	// (at MaxTimestampBatch) that has it; nil when no committed batch has one.
+	MaxTimestamp      *int64 `json:"max_timestamp,omitempty"`
+	MaxTimestampBatch int64  `json:"max_timestamp_batch,omitempty"`
+}
+
+// checkpointMaxTimestamp is the largest timestamp below the checkpoint's end offset: the
+// checkpoint's own, or for a checkpoint written without one, the log's when that lies
+// below the end offset (otherwise none: the entries replayed after it count from there).
+func checkpointMaxTimestamp(cp checkpoint, l *plog.Log) maxTimestamp {
+	if cp.MaxTimestamp != nil {
+		return maxTimestamp{ts: *cp.MaxTimestamp, batch: cp.MaxTimestampBatch}
+	}
+	if ts, off, ok := l.MaxTimestamp(); ok && off < cp.EndOffset {
+		return maxTimestamp{ts: ts, batch: off}
+	}
+	return noMaxTimestamp
 }
 
 func encodeCheckpoint(cp checkpoint) ([]byte, error) { return json.Marshal(cp) }
@@ -28,6 +47,9 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	}
 	if cp.EndOffset < 0 || cp.StartOffset < 0 || cp.StartOffset > cp.EndOffset {
 		return cp, fmt.Errorf("partition checkpoint: offsets out of order (start %d, end %d)", cp.StartOffset, cp.EndOffset)
+	}
+	if cp.MaxTimestamp != nil && (cp.MaxTimestampBatch < 0 || cp.MaxTimestampBatch >= cp.EndOffset) {
+		return cp, fmt.Errorf("partition checkpoint: largest timestamp in a batch at %d, outside [0, %d)", cp.MaxTimestampBatch, cp.EndOffset)
 	}
 	return cp, nil
 }

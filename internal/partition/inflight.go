@@ -11,6 +11,36 @@ type inflight struct {
 	start, end int64  // offsets [start, end)
 	appendTime int64
 	producers  []record.Header // headers (final base offsets) of its idempotent batches
+	maxTs      maxTimestamp    // its largest batch timestamp
+}
+
+// maxTimestamp is a largest batch timestamp and the base offset of the first batch that
+// has it; ts < 0 when there is none.
+type maxTimestamp struct {
+	ts, batch int64
+}
+
+var noMaxTimestamp = maxTimestamp{ts: -1, batch: -1}
+
+// add takes in a batch at base offset batch whose largest timestamp is ts.
+func (m *maxTimestamp) add(ts, batch int64) {
+	if ts > m.ts {
+		m.ts, m.batch = ts, batch
+	}
+}
+
+// batchesMaxTimestamp is the largest timestamp of batches, with appendTime (>= 0) for
+// every batch of a LogAppendTime entry.
+func batchesMaxTimestamp(batches []record.Batch, appendTime int64) maxTimestamp {
+	m := noMaxTimestamp
+	for _, b := range batches {
+		ts := b.Header.MaxTimestamp
+		if appendTime >= 0 {
+			ts = appendTime
+		}
+		m.add(ts, b.Header.BaseOffset)
+	}
+	return m
 }
 
 // nextOffset is the offset the next appended batch gets: the end of the last in-flight

@@ -69,6 +69,7 @@ type Partition struct {
 	cpMu      sync.Mutex // serialises checkpoints
 	applied   uint64
 	producers map[int64]*producerState // as of the applied index
+	maxTs     maxTimestamp             // the largest timestamp of the applied batches
 	failed    error
 	hw        atomic.Int64 // high watermark: the end offset of the applied entries
 	// start is the log start offset as applied. A delete-records moves it at once, but
@@ -127,6 +128,7 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 		p.producers = map[int64]*producerState{}
 	}
 	p.appended = copyProducers(p.producers)
+	p.maxTs = checkpointMaxTimestamp(cp, l)
 	p.hw.Store(cp.EndOffset)
 	p.start.Store(l.StartOffset())
 	p.cpEnd.Store(cp.EndOffset)
@@ -179,6 +181,7 @@ func (p *Partition) applyProduce(index uint64) *ProduceResult {
 	for _, h := range in.producers {
 		recordBatch(p.producers, h, h.BaseOffset)
 	}
+	p.maxTs.add(in.maxTs.ts, in.maxTs.batch)
 	p.hw.Store(in.end)
 	p.wake()
 	return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.StartOffset()}
@@ -192,6 +195,9 @@ func (p *Partition) Checkpoint() (uint64, []byte, error) {
 	defer p.cpMu.Unlock()
 	p.mu.Lock()
 	cp := checkpoint{Applied: p.applied, EndOffset: p.hw.Load(), StartOffset: p.start.Load(), Producers: copyProducers(p.producers)}
+	if p.maxTs.ts >= 0 {
+		cp.MaxTimestamp, cp.MaxTimestampBatch = &p.maxTs.ts, p.maxTs.batch
+	}
 	p.mu.Unlock()
 	data, err := encodeCheckpoint(cp)
 	if err != nil {
@@ -275,6 +281,7 @@ func (p *Partition) Restore(index uint64, snap []byte) error {
 		p.producers = map[int64]*producerState{}
 	}
 	p.tail, p.prepared, p.appended = nil, nil, copyProducers(p.producers)
+	p.maxTs = checkpointMaxTimestamp(cp, p.log)
 	p.hw.Store(cp.EndOffset)
 	cp.Applied = index
 	data, err := encodeCheckpoint(cp)

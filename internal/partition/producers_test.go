@@ -64,10 +64,14 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		Producers: map[int64]*producerState{3: {Epoch: 1, Batches: []seqBatch{{FirstSeq: 0, LastSeq: 4, BaseOffset: 30}}}}})
 	f.Add(good)
 	f.Add([]byte(`{"end_offset":-1}`))
+	f.Add([]byte(`{"end_offset":3,"max_timestamp":5,"max_timestamp_batch":3}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cp, err := decodeCheckpoint(b)
 		if err == nil && (cp.EndOffset < cp.StartOffset || cp.StartOffset < 0) {
 			t.Fatalf("accepted offsets out of order: %+v", cp)
+		}
+		if err == nil && cp.MaxTimestamp != nil && (cp.MaxTimestampBatch < 0 || cp.MaxTimestampBatch >= cp.EndOffset) {
+			t.Fatalf("accepted a largest timestamp in a batch at %d with end offset %d", cp.MaxTimestampBatch, cp.EndOffset)
 		}
 	})
 }

@@ -71,13 +71,24 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 	return offset, timestamp, found, err
 }
 
-// MaxTimestamp returns the offset and timestamp of the record with the largest timestamp
-// (ListOffsets -3); found=false when the log is empty.
+// MaxTimestamp returns the offset and timestamp of the committed record with the largest
+// timestamp (ListOffsets -3), the first one with it; found=false when no committed record
+// has a timestamp.
 func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
-	ts, batchOffset, ok := p.log.MaxTimestamp()
-	if !ok || batchOffset >= p.hw.Load() {
-		return -1, -1, false, nil // empty, or the newest timestamp is not committed yet
+	p.mu.Lock()
+	m := p.maxTs
+	p.mu.Unlock()
+	if m.ts >= 0 && m.batch < p.StartOffset() {
+		// Deleted since: the largest stored one then, if it is committed.
+		m = noMaxTimestamp
+		if ts, off, ok := p.log.MaxTimestamp(); ok && off >= p.StartOffset() && off < p.hw.Load() {
+			m = maxTimestamp{ts: ts, batch: off}
+		}
 	}
+	if m.ts < 0 {
+		return -1, -1, false, nil
+	}
+	ts, batchOffset := m.ts, m.batch
 	batch, err := p.log.Read(batchOffset, 1)
 	if err != nil {
 		return -1, -1, false, err

@@ -127,6 +127,7 @@ func (p *Partition) storeProduce(e *raftpb.Entry) (inflight, int, error) {
 	}
 	in.end = next
 	in.producers = idempotent(batches)
+	in.maxTs = batchesMaxTimestamp(batches, in.appendTime)
 	if end := p.log.EndOffset(); end != in.start {
 		return in, 0, fmt.Errorf("partition %s-%d: log ends at %d, entry %d starts at %d", p.Topic, p.Index, end, e.Index, in.start)
 	}
@@ -235,6 +236,7 @@ func (p *Partition) loadStored(e *raftpb.Entry) ([]byte, inflight, error) {
 	}
 	in.end = next
 	in.producers = idempotent(batches)
+	in.maxTs = batchesMaxTimestamp(batches, in.appendTime)
 	return data, in, nil
 }
 

@@ -414,3 +414,53 @@ func TestRetentionStopsAtCheckpoint(t *testing.T) {
 		t.Fatalf("log start %d after retention, want in (0, %d)", s, n)
 	}
 }
+
+func timedBatch(t *testing.T, stamps ...int64) []byte {
+	t.Helper()
+	spec := record.BuildSpec{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	for i, ts := range stamps {
+		spec.Records = append(spec.Records, record.Record{Timestamp: ts, Value: []byte(fmt.Sprint("t", i))})
+	}
+	b, err := record.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ListOffsets -3 answers with the committed record of the largest timestamp (the first
+// one with it) while a batch with a larger one is stored but not committed, and after a
+// restart from a checkpoint.
+func TestMaxTimestampIsCommitted(t *testing.T) {
+	net, _, l := startThree(t)
+	ctx := context.Background()
+	for _, b := range [][]byte{timedBatch(t, 1000, 5000, 2000), timedBatch(t, 5000, 3000), timedBatch(t, 4000)} {
+		if _, err := l.produce(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, r *replica) {
+		t.Helper()
+		off, ts, ok, err := r.p.MaxTimestamp()
+		if err != nil || !ok || off != 1 || ts != 5000 {
+			t.Fatalf("%s: max timestamp at offset %d, %d (found %v, %v); want offset 1, 5000", when, off, ts, ok, err)
+		}
+	}
+	check("committed", l)
+	net.Isolate(l.id, 1, 2, 3)
+	if _, err := l.host.SubmitLocal(testGroup, EncodeProduce(replication.HeaderRoom, timedBatch(t, 9000), -1)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the uncommitted batch to be stored", func() bool { return l.p.log.EndOffset() == 7 })
+	check("with a larger timestamp uncommitted", l)
+
+	// Still cut off: after a restart from a checkpoint the uncommitted batch is stored
+	// again but not applied.
+	if _, _, err := l.p.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	l.stop()
+	r := startReplica(t, net, l.id, l.dir, []uint64{1, 2, 3})
+	waitUntil(t, "the uncommitted batch to be loaded", func() bool { return r.p.log.EndOffset() == 7 })
+	check("after a restart", r)
+}
