@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -144,7 +145,7 @@ func (c *Controller) Checkpoint() (uint64, []byte, error) {
 }
 
 // Restore implements replication.StateMachine.
-func (c *Controller) Restore(index uint64, data []byte) error {
+func (c *Controller) Restore(_ context.Context, index uint64, data []byte) error {
 	var s snapshot
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fmt.Errorf("controller snapshot: %w", err)

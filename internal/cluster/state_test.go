@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -74,7 +75,7 @@ func FuzzControllerSnapshot(f *testing.F) {
 	f.Add(good)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := &Controller{dir: t.TempDir(), state: newState()}
-		if err := c.Restore(5, b); err == nil {
+		if err := c.Restore(context.Background(), 5, b); err == nil {
 			_ = c.Snapshot()
 			_ = c.TopicNames()
 		}

@@ -234,7 +234,7 @@ func (p *Partition) SetFetcher(f Fetcher) {
 // raft log, so it copies the leader's committed batches up to the snapshot's end offset
 // (starting over at the leader's log start when its own data is older than that), then
 // adopts the snapshot's producer state and checkpoints.
-func (p *Partition) Restore(index uint64, snap []byte) error {
+func (p *Partition) Restore(ctx context.Context, index uint64, snap []byte) error {
 	cp, err := decodeCheckpoint(snap)
 	if err != nil {
 		return err
@@ -253,7 +253,7 @@ func (p *Partition) Restore(index uint64, snap []byte) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	for p.log.EndOffset() < cp.EndOffset {
 		if p.fetch == nil {

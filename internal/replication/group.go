@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -47,6 +48,8 @@ type group struct {
 	compacts []compaction
 	queued   bool
 	removed  bool
+	// restoreCancel ends the context of a snapshot restore under way (restore.go).
+	restoreCancel context.CancelFunc
 
 	pmu          sync.Mutex
 	pending      map[uint64]*proposal
@@ -250,6 +253,9 @@ func (h *Host) RemoveGroup(id uint64) error {
 	if g != nil {
 		g.mu.Lock()
 		g.removed = true
+		if g.restoreCancel != nil {
+			g.restoreCancel()
+		}
 		g.mu.Unlock()
 		g.w.remove(g)
 		g.failPending(ErrUnknownGroup)

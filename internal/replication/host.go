@@ -47,9 +47,10 @@ type Transport interface {
 	Send(to uint64, msgs []Message)
 }
 
-// StateMachine is the replicated state of one group. The host calls Apply and Restore
-// from the group's worker only (never concurrently with each other); Checkpoint may be
-// called from another goroutine, so implementations lock what Apply and Checkpoint share.
+// StateMachine is the replicated state of one group. The host never calls Apply and
+// Restore concurrently: Apply from the group's worker, Restore from a goroutine of its own
+// while the worker leaves the group alone. Checkpoint may be called from another
+// goroutine, so implementations lock what Apply, Restore and Checkpoint share.
 type StateMachine interface {
 	// Applied is the index of the last entry whose effect is durable in the state (the
 	// state machine recovered it on open); the host re-delivers entries after it.
@@ -62,8 +63,9 @@ type StateMachine interface {
 	// snapshot of the state at that index, which Restore on another replica accepts.
 	Checkpoint() (index uint64, snapshot []byte, err error)
 	// Restore replaces the state with the snapshot taken at index by the leader (this
-	// replica fell behind the leader's log). Durable on return.
-	Restore(index uint64, snapshot []byte) error
+	// replica fell behind the leader's log). Durable on return. ctx ends when the host
+	// stops or the group is removed; the host retries a failed Restore until then.
+	Restore(ctx context.Context, index uint64, snapshot []byte) error
 }
 
 // Config configures a Host.
@@ -101,6 +103,8 @@ type Host struct {
 	groups map[uint64]*group
 
 	stop    chan struct{}
+	ctx     context.Context // ends at Stop
+	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	stopped atomic.Bool
 }
@@ -132,6 +136,7 @@ func NewHost(cfg Config, recovered map[uint64]*wal.GroupState) *Host {
 		recovered = map[uint64]*wal.GroupState{}
 	}
 	h := &Host{cfg: cfg, recovered: recovered, groups: map[uint64]*group{}, stop: make(chan struct{})}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.propSeq.Store(rand.Uint64() >> 1)
 	for i := 0; i < cfg.Workers; i++ {
 		h.workers = append(h.workers, newWorker(h))
@@ -156,6 +161,7 @@ func (h *Host) Stop() {
 		return
 	}
 	close(h.stop)
+	h.cancel()
 	h.wg.Wait()
 	h.mu.RLock()
 	defer h.mu.RUnlock()

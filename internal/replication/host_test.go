@@ -38,7 +38,7 @@ func (s *listSM) Checkpoint() (uint64, []byte, error) {
 	s.durable = s.applied
 	return s.applied, nil, nil
 }
-func (s *listSM) Restore(index uint64, _ []byte) error { return nil }
+func (s *listSM) Restore(context.Context, uint64, []byte) error { return nil }
 func (s *listSM) snapshot() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -25,10 +26,18 @@ type restoreJob struct {
 func (w *worker) startRestore(g *group, rd raft.Ready) {
 	job := &restoreJob{rd: rd}
 	g.restoring = job
+	ctx, cancel := context.WithCancel(w.h.ctx)
+	g.mu.Lock()
+	g.restoreCancel = cancel
+	if g.removed {
+		cancel()
+	}
+	g.mu.Unlock()
 	w.h.wg.Add(1)
 	go func() {
 		defer w.h.wg.Done()
-		if w.restore(g, rd) {
+		defer cancel()
+		if w.restore(ctx, g, rd) {
 			job.done.Store(true)
 			g.mu.Lock()
 			g.signalLocked()
@@ -37,25 +46,25 @@ func (w *worker) startRestore(g *group, rd raft.Ready) {
 	}()
 }
 
-// restore runs the state machine's Restore until it succeeds (true), or until the host
-// stops or the group is removed (false). Raft offers no way to refuse a snapshot, so a
-// failed restore (the leader unreachable while data is copied) is retried.
-func (w *worker) restore(g *group, rd raft.Ready) bool {
+// restore runs the state machine's Restore until it succeeds (true), or until ctx ends:
+// the host stops or the group is removed (false). Raft offers no way to refuse a
+// snapshot, so a failed restore (the leader unreachable while data is copied) is retried.
+func (w *worker) restore(ctx context.Context, g *group, rd raft.Ready) bool {
 	md := rd.Snapshot.Metadata
 	backoff := 100 * time.Millisecond
 	start := time.Now()
 	for {
-		err := g.sm.Restore(md.Index, rd.Snapshot.Data)
+		err := g.sm.Restore(ctx, md.Index, rd.Snapshot.Data)
 		if err == nil {
 			w.h.cfg.Logger.Info("caught up from a snapshot", "group", g.id, "index", md.Index, "took", time.Since(start).Round(time.Millisecond))
 			return true
 		}
-		if g.isRemoved() {
+		if ctx.Err() != nil {
 			return false
 		}
 		w.h.cfg.Logger.Warn("snapshot restore failed; retrying", "group", g.id, "index", md.Index, "err", err)
 		select {
-		case <-w.h.stop:
+		case <-ctx.Done():
 			return false
 		case <-time.After(backoff):
 		}
@@ -77,10 +86,4 @@ func (w *worker) finishRestore(g *group) bool {
 	w.batch.Compact(g.id, wal.Compaction{Index: md.Index, Term: md.Term, ConfState: md.ConfState})
 	w.readies = append(w.readies, groupReady{g: g, rd: job.rd})
 	return true
-}
-
-func (g *group) isRemoved() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.removed
 }
