@@ -41,6 +41,7 @@ type benchOpts struct {
 func newBenchCmd(g *globals) *cobra.Command {
 	cmd, _ := benchCmd(g)
 	cmd.AddCommand(newBenchIdleCmd())
+	cmd.AddCommand(newBenchFsyncCmd())
 	return cmd
 }
 
@@ -64,7 +65,8 @@ Ratios: --reference kfake,chronik-3=kfake-3 (the default) compares chronik-3 wit
 every other target with kfake, one table per reference; add chronik-3=chronik for the cost of
 replication.
 
-"chronik bench idle" measures the CPU a 3-node cluster uses while holding idle partitions.
+"chronik bench idle" measures the CPU a 3-node cluster uses while holding idle partitions;
+"chronik bench fsync" how long the disk takes to make an append durable.
 
 Per record size: produce as fast as possible (acks=all, idempotent) until --records or
 --duration, read it all back with one consumer, then produce at --latency-load times the

@@ -61,6 +61,8 @@ func TestArgErrors(t *testing.T) {
 		{[]string{"bench", "idle", "--chronik-binary", "/nonexistent/chronik-server"}, "does not exist"},
 		{[]string{"bench", "idle", "--partitions", "0"}, "partitions must be positive"},
 		{[]string{"bench", "idle", "--duration", "10ms"}, "duration must be at least"},
+		{[]string{"bench", "fsync", "--size", "0"}, "size 0"},
+		{[]string{"bench", "fsync", "--dir", "/nonexistent/dir", "--duration", "10ms"}, "no such file"},
 		{[]string{"bench", "--targets", "kfake", "--cpuprofile", "x.prof", "--records", "0"}, "records must be positive"},
 		{[]string{"--brokers", "", "topics", "list"}, "no --brokers"},
 		{[]string{"--brokers", "a:1,,b:2", "topics", "list"}, "empty broker"},
