@@ -69,6 +69,7 @@ type Partition struct {
 	cpMu      sync.Mutex // serialises checkpoints
 	applied   uint64
 	producers map[int64]*producerState // as of the applied index
+	tsMu      sync.Mutex               // guards maxTs (not mu: Restore holds mu for long)
 	maxTs     maxTimestamp             // the largest timestamp of the applied batches
 	failed    error
 	hw        atomic.Int64 // high watermark: the end offset of the applied entries
@@ -181,7 +182,9 @@ func (p *Partition) applyProduce(index uint64) *ProduceResult {
 	for _, h := range in.producers {
 		recordBatch(p.producers, h, h.BaseOffset)
 	}
+	p.tsMu.Lock()
 	p.maxTs.add(in.maxTs.ts, in.maxTs.batch)
+	p.tsMu.Unlock()
 	p.hw.Store(in.end)
 	p.wake()
 	return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.StartOffset()}
@@ -195,8 +198,8 @@ func (p *Partition) Checkpoint() (uint64, []byte, error) {
 	defer p.cpMu.Unlock()
 	p.mu.Lock()
 	cp := checkpoint{Applied: p.applied, EndOffset: p.hw.Load(), StartOffset: p.start.Load(), Producers: copyProducers(p.producers)}
-	if p.maxTs.ts >= 0 {
-		cp.MaxTimestamp, cp.MaxTimestampBatch = &p.maxTs.ts, p.maxTs.batch
+	if m := p.committedMaxTimestamp(); m.ts >= 0 {
+		cp.MaxTimestamp, cp.MaxTimestampBatch = &m.ts, m.batch
 	}
 	p.mu.Unlock()
 	data, err := encodeCheckpoint(cp)
@@ -281,7 +284,9 @@ func (p *Partition) Restore(ctx context.Context, index uint64, snap []byte) erro
 		p.producers = map[int64]*producerState{}
 	}
 	p.tail, p.prepared, p.appended = nil, nil, copyProducers(p.producers)
+	p.tsMu.Lock()
 	p.maxTs = checkpointMaxTimestamp(cp, p.log)
+	p.tsMu.Unlock()
 	p.hw.Store(cp.EndOffset)
 	cp.Applied = index
 	data, err := encodeCheckpoint(cp)

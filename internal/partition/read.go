@@ -71,13 +71,18 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 	return offset, timestamp, found, err
 }
 
+// committedMaxTimestamp is the largest timestamp of the applied batches.
+func (p *Partition) committedMaxTimestamp() maxTimestamp {
+	p.tsMu.Lock()
+	defer p.tsMu.Unlock()
+	return p.maxTs
+}
+
 // MaxTimestamp returns the offset and timestamp of the committed record with the largest
 // timestamp (ListOffsets -3), the first one with it; found=false when no committed record
 // has a timestamp.
 func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
-	p.mu.Lock()
-	m := p.maxTs
-	p.mu.Unlock()
+	m := p.committedMaxTimestamp()
 	if m.ts >= 0 && m.batch < p.StartOffset() {
 		// Deleted since: the largest stored one then, if it is committed.
 		m = noMaxTimestamp
