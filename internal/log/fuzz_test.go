@@ -54,7 +54,7 @@ func FuzzRecover(f *testing.F) {
 		}
 		ts, _, ok := l.MaxTimestamp()
 		if ok {
-			if b, found, err := l.FindTimestamp(ts, 0); err != nil || !found {
+			if b, found, err := l.FindTimestamp(ts); err != nil || !found {
 				t.Fatalf("FindTimestamp(max %d): %v %v", ts, found, err)
 			} else if h, _ := record.ParseHeader(b); h.MaxTimestamp != ts {
 				t.Fatalf("FindTimestamp(max %d) found a batch with %d", ts, h.MaxTimestamp)
@@ -136,7 +136,7 @@ func FuzzIndex(f *testing.F) {
 			if i := (ts - 1000 + 9) / 10; i < int64(len(q.batches)) {
 				want = q.batches[max(i, 0)]
 			}
-			if got, ok, err := l.FindTimestamp(ts, 0); err != nil || ok != (want != nil) || !bytes.Equal(got, want) {
+			if got, ok, err := l.FindTimestamp(ts); err != nil || ok != (want != nil) || !bytes.Equal(got, want) {
 				t.Fatalf("FindTimestamp(%d): %d bytes, %v, %v; want %d bytes", ts, len(got), ok, err, len(want))
 			}
 		}

@@ -210,7 +210,7 @@ func TestFindTimestamp(t *testing.T) {
 					break
 				}
 			}
-			got, ok, err := l.FindTimestamp(target, 0)
+			got, ok, err := l.FindTimestamp(target)
 			if err != nil || ok != (want != nil) || !bytes.Equal(got, want) {
 				t.Fatalf("reopen %v: FindTimestamp(%d) = %d bytes, %v, %v; want %d bytes", reopen, target, len(got), ok, err, len(want))
 			}
@@ -232,7 +232,7 @@ func TestFindTimestamp(t *testing.T) {
 	if _, _, ok := l.MaxTimestamp(); ok {
 		t.Fatal("MaxTimestamp ok on empty log")
 	}
-	if _, ok, err := l.FindTimestamp(0, 0); ok || err != nil {
+	if _, ok, err := l.FindTimestamp(0); ok || err != nil {
 		t.Fatalf("FindTimestamp on empty log: %v %v", ok, err)
 	}
 }
@@ -274,7 +274,7 @@ func TestConcurrentReaders(t *testing.T) {
 					}
 					p += h.TotalSize()
 				}
-				if _, _, err := l.FindTimestamp(rng.Int64N(3000), 0); err != nil && !errors.Is(err, ErrOffsetOutOfRange) {
+				if _, _, err := l.FindTimestamp(rng.Int64N(3000)); err != nil && !errors.Is(err, ErrOffsetOutOfRange) {
 					t.Errorf("FindTimestamp: %v", err)
 				}
 				l.MaxTimestamp()

@@ -33,12 +33,22 @@ func (l *Log) acquire(offset int64) (s *segment, pos, eo, limit int64, err error
 // ErrOffsetOutOfRange. Safe concurrently with the writer: only batches of completed Appends
 // are returned, and a race with a truncation or deletion yields ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
+	return l.read(offset, maxBytes, l.start.Load())
+}
+
+// ReadStored is Read from any offset still stored, also below the start offset where
+// SetStart left the segments in place: recovery replays entries from there.
+func (l *Log) ReadStored(offset int64, maxBytes int) ([]byte, error) {
+	return l.read(offset, maxBytes, l.StoredFrom())
+}
+
+func (l *Log) read(offset int64, maxBytes int, from int64) ([]byte, error) {
 	gen := l.gen.Load()
 	end := l.end.Load()
 	if offset == end {
 		return nil, nil
 	}
-	if offset < l.start.Load() || offset > end {
+	if offset < from || offset > end {
 		return nil, ErrOffsetOutOfRange
 	}
 	s, pos, eo, limit, err := l.acquire(offset)
@@ -109,13 +119,12 @@ func (s *segment) walkTo(r *hdrReader, offset, pos, eo int64) (q int64, h record
 	return q, h, found, err
 }
 
-// FindTimestamp returns the first stored batch holding an offset at or after from (and
-// the start offset) whose MaxTimestamp >= ts; the caller finds the exact record inside
-// it. ok is false if there is none. It uses the segments' largest timestamps and time
-// indexes to skip ahead.
-func (l *Log) FindTimestamp(ts, from int64) (batch []byte, ok bool, err error) {
+// FindTimestamp returns the first stored batch (at or after the start offset) whose
+// MaxTimestamp >= ts; the caller finds the exact record inside it. ok is false if there is
+// none. It uses the segments' largest timestamps and time indexes to skip ahead.
+func (l *Log) FindTimestamp(ts int64) (batch []byte, ok bool, err error) {
 	gen := l.gen.Load()
-	start := max(from, l.start.Load())
+	start := l.start.Load()
 	after := int64(-1) // segments with a base offset <= after were searched
 	for {
 		s, from, err := l.acquireTs(ts, start, after)

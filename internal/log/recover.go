@@ -131,14 +131,8 @@ func (l *Log) load() error {
 			return err
 		}
 	}
-	for len(l.segs) > 1 && l.segs[1].base <= start { // finish an interrupted DeleteBefore
-		s := l.segs[0]
-		l.segs = l.segs[1:]
-		if err := s.remove(l.dir); err != nil {
-			return err
-		}
-		l.dirDirty = true
-	}
+	// Segments wholly below the start offset stay until the next DeleteBefore: SetStart
+	// leaves them for recovery to replay from (see StoredFrom).
 	var size int64
 	for _, s := range l.segs {
 		size += s.size

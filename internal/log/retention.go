@@ -127,13 +127,33 @@ func (s *segment) stateAt(q, offset int64) (truncState, error) {
 	return st, err
 }
 
-// DeleteBefore moves the log start offset up to offset (DeleteRecords), persisting it
-// durably (temp file, fsync, rename, fsync of the directory), and deletes the segments that
-// lie entirely below it. offset > EndOffset() returns ErrOffsetOutOfRange; an offset at or
-// below the start offset changes nothing.
+// DeleteBefore moves the log start offset up to offset as SetStart does, and deletes the
+// segments that lie entirely below offset (also when the start was already there).
 func (l *Log) DeleteBefore(offset int64) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	if err := l.setStart(offset); err != nil {
+		return err
+	}
+	k := 0
+	for k < len(l.segs)-1 && l.segs[k+1].base <= offset {
+		k++
+	}
+	return l.removeOldest(k)
+}
+
+// SetStart moves the log start offset up to offset (DeleteRecords), persisting it durably
+// (temp file, fsync, rename, fsync of the directory); reads below it fail from then on,
+// but the segments stay until DeleteBefore. offset > EndOffset() returns
+// ErrOffsetOutOfRange; an offset at or below the start offset changes nothing.
+func (l *Log) SetStart(offset int64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	return l.setStart(offset)
+}
+
+// setStart is SetStart; call as the writer.
+func (l *Log) setStart(offset int64) error {
 	if err := l.check(); err != nil {
 		return err
 	}
@@ -148,11 +168,18 @@ func (l *Log) DeleteBefore(offset int64) error {
 	}
 	l.gen.Add(1)
 	l.start.Store(offset)
-	k := 0
-	for k < len(l.segs)-1 && l.segs[k+1].base <= offset {
-		k++
+	return nil
+}
+
+// StoredFrom is the base offset of the oldest segment: where the stored data begins,
+// at or below the start offset.
+func (l *Log) StoredFrom() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.segs) == 0 {
+		return l.start.Load()
 	}
-	return l.removeOldest(k)
+	return l.segs[0].base
 }
 
 // EnforceRetention deletes whole oldest segments, never the active one: first those whose

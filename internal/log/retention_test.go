@@ -77,11 +77,11 @@ func checkTimes(t *testing.T, l *Log, batches [][]byte) {
 	}
 	for i, b := range batches {
 		h, _ := record.ParseHeader(b)
-		if got, ok, err := l.FindTimestamp(h.MaxTimestamp, 0); !ok || err != nil || !bytes.Equal(got, b) {
+		if got, ok, err := l.FindTimestamp(h.MaxTimestamp); !ok || err != nil || !bytes.Equal(got, b) {
 			t.Fatalf("FindTimestamp(%d) of batch %d: %v %v", h.MaxTimestamp, i, ok, err)
 		}
 	}
-	if _, ok, _ := l.FindTimestamp(maxTs+1, 0); ok {
+	if _, ok, _ := l.FindTimestamp(maxTs + 1); ok {
 		t.Fatalf("FindTimestamp past the largest timestamp found a batch")
 	}
 }
@@ -150,6 +150,41 @@ func TestDeleteBefore(t *testing.T) {
 	defer l.Close()
 	if l.StartOffset() != q.next || l.EndOffset() != q.next {
 		t.Fatalf("after reopen: start %d end %d", l.StartOffset(), l.EndOffset())
+	}
+}
+
+// SetStart moves the start offset durably but keeps the segments: reads below the start
+// fail, ReadStored still reads them, a reopen keeps both, and DeleteBefore removes them.
+func TestSetStartKeepsSegments(t *testing.T) {
+	dir, q := buildLog(t, 40)
+	bases := segBases(t, dir)
+	l := mustOpen(t, dir, recCfg)
+	off := bases[3] + 1
+	if err := l.SetStart(off); err != nil {
+		t.Fatal(err)
+	}
+	check := func(l *Log) {
+		t.Helper()
+		if l.StartOffset() != off || l.StoredFrom() != bases[0] || len(segBases(t, dir)) != len(bases) {
+			t.Fatalf("start %d, stored from %d, %d segments; want %d, %d, %d", l.StartOffset(), l.StoredFrom(), len(segBases(t, dir)), off, bases[0], len(bases))
+		}
+		if _, err := l.Read(off-1, 100); !errors.Is(err, ErrOffsetOutOfRange) {
+			t.Fatalf("Read below start: %v", err)
+		}
+		if b, err := l.ReadStored(bases[0], 1); err != nil || !bytes.Equal(b, q.batches[0]) {
+			t.Fatalf("ReadStored of the first batch: %d bytes, %v", len(b), err)
+		}
+	}
+	check(l)
+	l.Close()
+	l = mustOpen(t, dir, recCfg)
+	defer l.Close()
+	check(l)
+	if err := l.DeleteBefore(off); err != nil {
+		t.Fatal(err)
+	}
+	if l.StoredFrom() != bases[3] || l.StartOffset() != off {
+		t.Fatalf("after DeleteBefore: stored from %d, start %d", l.StoredFrom(), l.StartOffset())
 	}
 }
 

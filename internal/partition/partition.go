@@ -73,11 +73,10 @@ type Partition struct {
 	maxTs     maxTimestamp             // the largest timestamp of the applied batches
 	failed    error
 	hw        atomic.Int64 // high watermark: the end offset of the applied entries
-	// start is the log start offset as applied. A delete-records moves it at once, but
-	// segments go only once a checkpoint records the new start, so that the log never
-	// starts past the last checkpoint's end offset (recovery replays from there).
-	start atomic.Int64
-	cpEnd atomic.Int64 // the end offset in the last checkpoint written
+	// cpEnd is the end offset in the last checkpoint written. Segments below the log start
+	// offset are deleted only once a checkpoint covers it, and retention keeps what lies
+	// past cpEnd: recovery replays the entries after the checkpoint and needs their data.
+	cpEnd atomic.Int64
 
 	// The log past the high watermark, used by the group's worker only (see stored.go).
 	tail         []inflight               // stored entries not applied yet, in log order
@@ -107,8 +106,8 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 		return nil, err
 	}
 	switch {
-	case cp.EndOffset < l.StartOffset():
-		// Only a snapshot restore moves the log start past the checkpoint: it crashed
+	case cp.EndOffset < l.StoredFrom():
+		// Only a snapshot restore drops data the checkpoint still needs: it crashed
 		// before its own checkpoint, so start over from the old one.
 		err = l.Reset(cp.EndOffset)
 	case l.EndOffset() < cp.EndOffset:
@@ -131,7 +130,6 @@ func Open(topic string, index int32, dir string, logCfg plog.Config) (*Partition
 	p.appended = copyProducers(p.producers)
 	p.maxTs = checkpointMaxTimestamp(cp, l)
 	p.hw.Store(cp.EndOffset)
-	p.start.Store(l.StartOffset())
 	p.cpEnd.Store(cp.EndOffset)
 	p.lastCheckpoint.Store(cp.Applied)
 	return p, nil
@@ -162,10 +160,11 @@ func (p *Partition) Apply(index uint64, data []byte) any {
 		if arg > p.hw.Load() {
 			return kerr.OffsetOutOfRange
 		}
-		if arg > p.start.Load() {
-			p.start.Store(arg) // the segments go at the next checkpoint
+		if err := p.log.SetStart(arg); err != nil { // the segments go at the next checkpoint
+			p.failed = err
+			return kerr.KafkaStorageError
 		}
-		return p.start.Load()
+		return p.log.StartOffset()
 	}
 	return nil
 }
@@ -187,7 +186,7 @@ func (p *Partition) applyProduce(index uint64) *ProduceResult {
 	p.tsMu.Unlock()
 	p.hw.Store(in.end)
 	p.wake()
-	return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.StartOffset()}
+	return &ProduceResult{BaseOffset: in.start, LogAppendTime: in.appendTime, LogStartOffset: p.log.StartOffset()}
 }
 
 // Checkpoint implements replication.StateMachine: it syncs the log and records the
@@ -197,7 +196,7 @@ func (p *Partition) Checkpoint() (uint64, []byte, error) {
 	p.cpMu.Lock() // one checkpoint at a time: they share the temporary file
 	defer p.cpMu.Unlock()
 	p.mu.Lock()
-	cp := checkpoint{Applied: p.applied, EndOffset: p.hw.Load(), StartOffset: p.start.Load(), Producers: copyProducers(p.producers)}
+	cp := checkpoint{Applied: p.applied, EndOffset: p.hw.Load(), StartOffset: p.log.StartOffset(), Producers: copyProducers(p.producers)}
 	if m := p.committedMaxTimestamp(); m.ts >= 0 {
 		cp.MaxTimestamp, cp.MaxTimestampBatch = &m.ts, m.batch
 	}
@@ -216,7 +215,8 @@ func (p *Partition) Checkpoint() (uint64, []byte, error) {
 		p.cpEnd.Store(cp.EndOffset)
 		p.lastCheckpoint.Store(cp.Applied)
 	}
-	if err := p.log.DeleteBefore(cp.StartOffset); err != nil {
+	// Never past the checkpoint on disk: recovery replays the entries after it.
+	if err := p.log.DeleteBefore(min(cp.StartOffset, p.cpEnd.Load())); err != nil {
 		return 0, nil, err
 	}
 	return cp.Applied, data, nil
@@ -296,7 +296,6 @@ func (p *Partition) Restore(ctx context.Context, index uint64, snap []byte) erro
 	if err := writeCheckpoint(p.dir, data); err != nil {
 		return err
 	}
-	p.start.Store(max(cp.StartOffset, p.log.StartOffset()))
 	p.cpEnd.Store(cp.EndOffset)
 	p.lastCheckpoint.Store(index)
 	if err := p.log.DeleteBefore(cp.StartOffset); err != nil {

@@ -13,9 +13,8 @@ import (
 // batches past it that are not committed yet; reads never return them.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
-// StartOffset is the log start offset: where the last delete-records or retention left
-// it.
-func (p *Partition) StartOffset() int64 { return max(p.start.Load(), p.log.StartOffset()) }
+// StartOffset is the log start offset.
+func (p *Partition) StartOffset() int64 { return p.log.StartOffset() }
 
 // Size is the bytes the partition's log occupies.
 func (p *Partition) Size() int64 { return p.log.Size() }
@@ -28,7 +27,7 @@ func (p *Partition) Read(offset int64, maxBytes int) ([]byte, error) {
 	if offset == hw {
 		return nil, nil
 	}
-	if offset > hw || offset < p.start.Load() {
+	if offset > hw {
 		return nil, kerr.OffsetOutOfRange
 	}
 	b, err := p.log.Read(offset, maxBytes)
@@ -53,7 +52,7 @@ func committedPrefix(b []byte, hw int64) []byte {
 // OffsetForTimestamp returns the first offset whose record timestamp is >= ts, with that
 // timestamp; found=false when every record is older.
 func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
-	batch, ok, err := p.log.FindTimestamp(ts, p.start.Load())
+	batch, ok, err := p.log.FindTimestamp(ts)
 	if err != nil || !ok {
 		return -1, -1, false, err
 	}

@@ -211,7 +211,7 @@ func (p *Partition) loadStored(e *raftpb.Entry) ([]byte, inflight, error) {
 	data = append(data, e.Data[:headRoom+9]...)
 	data[headRoom] = cmdProduce
 	for off := in.start; len(data) < headRoom+9+size; {
-		b, err := p.log.Read(off, headRoom+9+size-len(data))
+		b, err := p.log.ReadStored(off, headRoom+9+size-len(data)) // also below a delete-records' start
 		bs := record.SplitPartial(b)
 		if err != nil || len(bs) == 0 {
 			return nil, in, errNotStored

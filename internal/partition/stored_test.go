@@ -343,7 +343,8 @@ func TestLocalSubmitAnsweredBeforeCommit(t *testing.T) {
 }
 
 // DeleteRecords past the last checkpoint, then a crash: the log start offset the log
-// persisted is ahead of the checkpoint's end offset, and the data after it is kept.
+// persisted is ahead of the checkpoint's end offset, and the data after it is kept. The
+// segments below the new start go once a checkpoint has recorded it.
 func TestRestartAfterDeleteRecordsKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	r := startReplica(t, nil, 1, dir, []uint64{1})
@@ -362,8 +363,8 @@ func TestRestartAfterDeleteRecordsKeepsData(t *testing.T) {
 	if _, err := r.p.Read(cut-1, 1); !errors.Is(err, kerr.OffsetOutOfRange) {
 		t.Fatalf("reading below the new log start: %v, want OFFSET_OUT_OF_RANGE", err)
 	}
-	if s := r.p.log.StartOffset(); s != 0 {
-		t.Fatalf("segments deleted before a checkpoint: the log starts at %d", s)
+	if s := r.p.log.StoredFrom(); s != 0 {
+		t.Fatalf("segments deleted before a checkpoint: the log's data starts at %d", s)
 	}
 	r.stop()
 
@@ -380,7 +381,7 @@ func TestRestartAfterDeleteRecordsKeepsData(t *testing.T) {
 	if _, _, err := r.p.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	if s := r.p.log.StartOffset(); s <= 0 || s > cut {
+	if s := r.p.log.StoredFrom(); s <= 0 || s > cut {
 		t.Fatalf("after a checkpoint the log's segments start at %d, want in (0, %d]", s, cut)
 	}
 }
