@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"testing"
 
-	plog "github.com/chronik-stream/chronik/internal/log"
 	"github.com/chronik-stream/chronik/internal/replication"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -19,14 +18,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add(append(make([]byte, replication.HeaderRoom), cmdDuplicate, 1, 2, 3), uint8(2))
 	f.Add(append(make([]byte, replication.HeaderRoom), cmdStored, 0, 0), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, at uint8) {
-		p, err := Open("t", 0, t.TempDir(), plog.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		if _, err := p.Load(nil); err != nil {
-			t.Fatal(err)
-		}
+		p := openEmpty(t)
 		batches := [][]byte{testBatch(t, -1, 0, "a", "b"), testBatch(t, 1, 0, "c")}
 		var ents []raftpb.Entry
 		for i, b := range batches {

@@ -91,6 +91,17 @@ func (r *replica) produce(ctx context.Context, batch []byte) (*ProduceResult, er
 	return res, nil
 }
 
+// produceValues produces n single-record batches of about 50 bytes each, so that a
+// test log of 4 KiB segments spans several segments.
+func (r *replica) produceValues(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if _, err := r.produce(ctx, testBatch(t, -1, 0, fmt.Sprintf("value-%03d-%s", i, bytes.Repeat([]byte("x"), 40)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func (r *replica) isLeader() bool {
 	l, _, _ := r.host.Leader(testGroup)
 	return l == r.id
@@ -105,6 +116,21 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// openEmpty opens a new partition outside any raft group, loaded with no entries, and
+// closes it when the test ends.
+func openEmpty(t *testing.T) *Partition {
+	t.Helper()
+	p, err := Open("t", 0, t.TempDir(), plog.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if _, err := p.Load(nil); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // startThree starts three replicas on an in-memory network and waits for a leader.
@@ -277,14 +303,7 @@ func TestRestartLoadsStoredEntries(t *testing.T) {
 // A retry of a batch that is still in flight becomes a duplicate entry, answered with the
 // original's offset once applied.
 func TestRetryOfInflightBatch(t *testing.T) {
-	p, err := Open("t", 0, t.TempDir(), plog.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if _, err := p.Load(nil); err != nil {
-		t.Fatal(err)
-	}
+	p := openEmpty(t)
 	batch := testBatch(t, 3, 0, "x", "y")
 	entry := func(index, id uint64, payload []byte) raftpb.Entry {
 		data := append(make([]byte, replication.HeaderRoom), payload...)
@@ -351,11 +370,7 @@ func TestRestartAfterDeleteRecordsKeepsData(t *testing.T) {
 	waitUntil(t, "leadership", r.isLeader)
 	ctx := context.Background()
 	const n, cut = 200, 123
-	for i := 0; i < n; i++ {
-		if _, err := r.produce(ctx, testBatch(t, -1, 0, fmt.Sprintf("value-%03d-%s", i, bytes.Repeat([]byte("x"), 40)))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.produceValues(ctx, t, n)
 	v, err := r.host.Propose(ctx, testGroup, EncodeDeleteRecords(replication.HeaderRoom, cut))
 	if err != nil || v != any(int64(cut)) {
 		t.Fatalf("delete records: %v, %v", v, err)
@@ -394,11 +409,7 @@ func TestRetentionStopsAtCheckpoint(t *testing.T) {
 	waitUntil(t, "leadership", r.isLeader)
 	ctx := context.Background()
 	const n = 200
-	for i := 0; i < n; i++ {
-		if _, err := r.produce(ctx, testBatch(t, -1, 0, fmt.Sprintf("value-%03d-%s", i, bytes.Repeat([]byte("x"), 40)))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.produceValues(ctx, t, n)
 	if k, err := r.p.EnforceRetention(time.Now(), -1, 0); err != nil || k != 0 {
 		t.Fatalf("retention before any checkpoint deleted %d segments (%v)", k, err)
 	}
