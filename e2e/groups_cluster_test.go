@@ -292,11 +292,15 @@ func TestClusterGroupCoordinatorCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The coordinator is briefly unavailable while its partition changes leader (the
+	// cluster is seconds old): ask until it is named, as clients do.
 	coordID := int32(-1)
-	adm.FindGroupCoordinators(context.Background(), group).Each(func(r kadm.FindCoordinatorResponse) {
-		if r.Err == nil {
-			coordID = r.NodeID
-		}
+	var coordErr error
+	waitCond(10*time.Second, "FindCoordinator to name a node", func() bool {
+		adm.FindGroupCoordinators(context.Background(), group).Each(func(r kadm.FindCoordinatorResponse) {
+			coordID, coordErr = r.NodeID, r.Err
+		})
+		return coordErr == nil
 	})
 	if coordID < 1 || coordID > 3 {
 		t.Fatalf("FindCoordinator for %s: node %d", group, coordID)
