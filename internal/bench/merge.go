@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,4 +77,24 @@ func LoadAverage() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// MemAvailable returns the machine's available memory as /proc/meminfo gives it
+// ("?" where there is no such file).
+func MemAvailable() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == "MemAvailable:" && f[2] == "kB" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				return "?"
+			}
+			return fmt.Sprintf("%.1f GiB", kb/(1<<20))
+		}
+	}
+	return "?"
 }
