@@ -318,6 +318,7 @@ func (w *worker) retainFrom(g *group, index, first uint64) uint64 {
 func (w *worker) persistAndApply(tick bool) {
 	mustSync := false
 	w.stores = w.stores[:0]
+	w.applyDurable()
 	for i := range w.readies {
 		r := &w.readies[i]
 		ents, err := w.store(r.g, r.rd.Entries)
@@ -337,7 +338,6 @@ func (w *worker) persistAndApply(tick bool) {
 		w.route(r.g, r.rd.Messages, true)
 	}
 	w.flush()
-	w.applyDurable()
 	if !w.batch.Empty() {
 		err := syncStores(w.stores, func() error {
 			if mustSync {
@@ -388,10 +388,10 @@ func (w *worker) persistAndApply(tick bool) {
 	}
 }
 
-// applyDurable applies, before the round's commit, the committed entries that earlier
-// rounds already made durable here, so that their proposers do not also wait for this
-// round's fsync. Raft may also hand over committed entries that arrive in this very Ready;
-// those are applied after the commit.
+// applyDurable applies, before the round stores and commits anything, the committed
+// entries that earlier rounds already made durable here, so that their proposers wait
+// neither for this round's writes nor for its fsync. Raft may also hand over committed
+// entries that arrive in this very Ready; those are applied after the commit.
 func (w *worker) applyDurable() {
 	for i := range w.readies {
 		r := &w.readies[i]
