@@ -399,6 +399,11 @@ func (w *worker) applyDurable() {
 			continue
 		}
 		last, _ := r.g.storage.LastIndex()
+		if len(r.rd.Entries) > 0 && r.rd.Entries[0].Index <= last {
+			// This Ready replaces the tail from there on: what storage holds at those
+			// indexes is the old tail, not a durable copy of the entries committed now.
+			last = r.rd.Entries[0].Index - 1
+		}
 		n := 0
 		for n < len(r.rd.CommittedEntries) && r.rd.CommittedEntries[n].Index <= last {
 			n++
