@@ -161,7 +161,8 @@ func (c *counters) result(kind Kind, size int, elapsed time.Duration) Result {
 }
 
 // runProduce produces as fast as it can to topic, from cfg.Producers goroutines, until
-// cfg.Records records were issued or cfg.Duration passed. The result counts records
+// cfg.Records records were issued or cfg.Duration passed (or the machine's available
+// memory fell under minFreeKB, see memoryLow). The result counts records
 // written after the warm-up; written is every record in the topic afterwards.
 func runProduce(ctx context.Context, cfg Config, bootstrap []string, topic string, size int) (res Result, written int64, err error) {
 	cl, err := kgo.NewClient(append(cfg.clientOpts(bootstrap), kgo.DefaultProduceTopic(topic))...)
@@ -185,7 +186,8 @@ func runProduce(ctx context.Context, cfg Config, bootstrap []string, topic strin
 			defer wg.Done()
 			for {
 				i := issued.Add(1)
-				if i > int64(cfg.Records) || ctx.Err() != nil || (i%128 == 0 && time.Now().After(deadline)) {
+				if i > int64(cfg.Records) || ctx.Err() != nil || (i%128 == 0 && time.Now().After(deadline)) ||
+					(i%65536 == 0 && memoryLow()) {
 					return
 				}
 				r := &kgo.Record{Value: p.value(i, size)}
@@ -203,7 +205,8 @@ func runProduce(ctx context.Context, cfg Config, bootstrap []string, topic strin
 
 // runLatency produces at rate records/s from one pacing goroutine for cfg.LatencyDuration
 // and reports the per-record latency. If the target cannot keep up, it stops issuing
-// after twice that time; the result then shows an achieved rate below the target rate.
+// after twice that time (or once the machine's available memory falls under minFreeKB);
+// the result then shows an achieved rate below the target rate.
 func runLatency(ctx context.Context, cfg Config, bootstrap []string, topic string, size int, rate float64) (Result, error) {
 	cl, err := kgo.NewClient(append(cfg.clientOpts(bootstrap), kgo.DefaultProduceTopic(topic))...)
 	if err != nil {
@@ -222,7 +225,14 @@ func runLatency(ctx context.Context, cfg Config, bootstrap []string, topic strin
 	start := time.Now()
 	var sent int64
 	giveUp := start.Add(2*cfg.LatencyDuration + time.Second) // when the target cannot keep up
+	nextMemCheck := start
 	for sent < total && ctx.Err() == nil && time.Now().Before(giveUp) {
+		if now := time.Now(); now.After(nextMemCheck) {
+			if memoryLow() {
+				break
+			}
+			nextMemCheck = now.Add(100 * time.Millisecond)
+		}
 		due := int64(rate * time.Since(start).Seconds())
 		if due > total {
 			due = total
