@@ -363,10 +363,8 @@ func ClockTicks() int64 {
 // procStatus reads the resident set size and the thread count from /proc/PID/status.
 func procStatus(pid int) (rss int64, threads int) {
 	path := fmt.Sprintf("/proc/%d/status", pid)
-	if v := procField(path, "VmRSS"); v != "" {
-		if kb, err := strconv.ParseInt(strings.Fields(v)[0], 10, 64); err == nil {
-			rss = kb << 10
-		}
+	if kb, ok := procKB(path, "VmRSS"); ok {
+		rss = kb << 10
 	}
 	threads, _ = strconv.Atoi(procField(path, "Threads"))
 	return rss, threads

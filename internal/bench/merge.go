@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -82,32 +81,11 @@ func LoadAverage() string {
 // MemAvailable returns the machine's available memory as /proc/meminfo gives it
 // ("?" where there is no such file).
 func MemAvailable() string {
-	kb, ok := memAvailableKB()
+	kb, ok := procKB("/proc/meminfo", "MemAvailable")
 	if !ok {
 		return "?"
 	}
 	return fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-}
-
-// memAvailableKB reads MemAvailable from /proc/meminfo, in KiB.
-func memAvailableKB() (int64, bool) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, false
-	}
-	return parseMemAvailable(string(b))
-}
-
-// parseMemAvailable finds the "MemAvailable: N kB" line of a /proc/meminfo text.
-func parseMemAvailable(meminfo string) (int64, bool) {
-	for _, line := range strings.Split(meminfo, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == "MemAvailable:" && f[2] == "kB" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb, err == nil
-		}
-	}
-	return 0, false
 }
 
 // minFreeKB is the available memory below which load loops stop issuing records: an
@@ -118,6 +96,6 @@ const minFreeKB = 2 << 20
 // memoryLow reports whether the machine is about to run out of memory (false where
 // that cannot be read).
 func memoryLow() bool {
-	kb, ok := memAvailableKB()
+	kb, ok := procKB("/proc/meminfo", "MemAvailable")
 	return ok && kb < minFreeKB
 }

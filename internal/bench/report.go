@@ -27,10 +27,8 @@ type Machine struct {
 func ThisMachine() Machine {
 	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
 	m.CPU = procField("/proc/cpuinfo", "model name")
-	if kb := procField("/proc/meminfo", "MemTotal"); kb != "" {
-		if v, err := strconv.ParseFloat(strings.Fields(kb)[0], 64); err == nil {
-			m.MemoryGiB = v / (1 << 20)
-		}
+	if kb, ok := procKB("/proc/meminfo", "MemTotal"); ok {
+		m.MemoryGiB = float64(kb) / (1 << 20)
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
@@ -52,6 +50,16 @@ func procField(path, key string) string {
 		}
 	}
 	return ""
+}
+
+// procKB reads a "key: N kB" field of a /proc file (meminfo, PID/status), in KiB.
+func procKB(path, key string) (int64, bool) {
+	f := strings.Fields(procField(path, key))
+	if len(f) != 2 || f[1] != "kB" {
+		return 0, false
+	}
+	kb, err := strconv.ParseInt(f[0], 10, 64)
+	return kb, err == nil
 }
 
 func fmtDur(d time.Duration) string {
