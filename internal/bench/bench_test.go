@@ -128,11 +128,11 @@ func TestHistQuantiles(t *testing.T) {
 }
 
 func TestExpandArgs(t *testing.T) {
-	got := strings.Join(ExpandArgs("", "/d", 1234), " ")
-	if got != "standalone --data-dir /d --kafka-port 1234 --bind 127.0.0.1 --advertised-host 127.0.0.1 --http-port -1 --log-level warn" {
+	got := strings.Join(ExpandArgs("", "/d", 1234, 1235), " ")
+	if got != "standalone --data-dir /d --kafka-port 1234 --bind 127.0.0.1 --advertised-host 127.0.0.1 --http-port 1235 --log-level warn" {
 		t.Fatalf("default args: %q", got)
 	}
-	got = strings.Join(ExpandArgs("standalone --dir={dir} -p {port}", "/x", 9), " ")
+	got = strings.Join(ExpandArgs("standalone --dir={dir} -p {port}", "/x", 9, 10), " ")
 	if got != "standalone --dir=/x -p 9" {
 		t.Fatalf("template: %q", got)
 	}

@@ -39,6 +39,8 @@ type Cluster struct {
 	// OnStart, if set, is called with the nodes' pids (node i+1 at index i) once the
 	// cluster is ready.
 	OnStart func(pids []int)
+	metrics []string // the running nodes' /metrics addresses
+
 	// Log, if set, receives what the nodes logged (they run at --log-level warn) when
 	// they are stopped, and the exit status of a node that stopped by itself.
 	Log io.Writer
@@ -52,6 +54,9 @@ func (t *Cluster) nodes() int {
 }
 
 func (t *Cluster) Name() string { return fmt.Sprintf("chronik-%d", t.nodes()) }
+
+// MetricsURLs implements metricsTarget.
+func (t *Cluster) MetricsURLs() []string { return t.metrics }
 
 // clusterNode is one running chronik-server of a Cluster.
 type clusterNode struct {
@@ -74,8 +79,8 @@ func (n *clusterNode) hasExited() bool {
 }
 
 // ClusterArgs returns node id's chronik-server arguments (ids from 1): kafkaPorts and
-// raftPorts are indexed by id-1.
-func ClusterArgs(id int, kafkaPorts, raftPorts []int, dataDir string) []string {
+// raftPorts are indexed by id-1; httpPort -1 serves no metrics.
+func ClusterArgs(id int, kafkaPorts, raftPorts []int, httpPort int, dataDir string) []string {
 	var peers []string
 	for j := range raftPorts {
 		if j+1 != id {
@@ -88,7 +93,7 @@ func ClusterArgs(id int, kafkaPorts, raftPorts []int, dataDir string) []string {
 		"--kafka-port", strconv.Itoa(kafkaPorts[id-1]),
 		"--data-dir", dataDir,
 		"--bind", "127.0.0.1", "--advertised-host", "127.0.0.1",
-		"--http-port", "-1", "--log-level", "warn"}
+		"--http-port", strconv.Itoa(httpPort), "--log-level", "warn"}
 	if id == 1 {
 		args = append(args, "--bootstrap")
 	}
@@ -115,12 +120,13 @@ func (t *Cluster) tryStart(ctx context.Context) (addrs []string, stop func(), po
 		return nil, nil, false, err
 	}
 	n := t.nodes()
-	ports, err := FreePorts(2 * n)
+	ports, err := FreePorts(3 * n)
 	if err != nil {
 		os.RemoveAll(root)
 		return nil, nil, false, err
 	}
-	kafkaPorts, raftPorts := ports[:n], ports[n:]
+	kafkaPorts, raftPorts, httpPorts := ports[:n], ports[n:2*n], ports[2*n:]
+	t.metrics = nil
 	nodes := make([]*clusterNode, 0, n)
 	var stopOnce sync.Once
 	stop = func() {
@@ -137,7 +143,7 @@ func (t *Cluster) tryStart(ctx context.Context) (addrs []string, stop func(), po
 			stop()
 			return nil, nil, false, err
 		}
-		args := ClusterArgs(id, kafkaPorts, raftPorts, filepath.Join(root, fmt.Sprintf("node%d", id)))
+		args := ClusterArgs(id, kafkaPorts, raftPorts, httpPorts[id-1], filepath.Join(root, fmt.Sprintf("node%d", id)))
 		args = append(args, strings.Fields(t.ExtraArgs)...)
 		node.cmd = exec.Command(t.Binary, args...)
 		node.cmd.Stdout, node.cmd.Stderr = node.logf, node.logf
@@ -167,6 +173,7 @@ func (t *Cluster) tryStart(ctx context.Context) (addrs []string, stop func(), po
 	for i, node := range nodes {
 		addrs = append(addrs, node.kafkaAddr)
 		pids[i] = node.cmd.Process.Pid
+		t.metrics = append(t.metrics, metricsURL(httpPorts[i]))
 	}
 	if t.OnStart != nil {
 		t.OnStart(pids)

@@ -47,6 +47,8 @@ func Merge(runs [][]Result) []Result {
 		m.P50 = medianDur(rs, func(r Result) time.Duration { return r.P50 })
 		m.P99 = medianDur(rs, func(r Result) time.Duration { return r.P99 })
 		m.P999 = medianDur(rs, func(r Result) time.Duration { return r.P999 })
+		m.BrokerP50 = medianDur(rs, func(r Result) time.Duration { return r.BrokerP50 })
+		m.BrokerP99 = medianDur(rs, func(r Result) time.Duration { return r.BrokerP99 })
 		for _, r := range rs {
 			m.Max = max(m.Max, r.Max)
 		}

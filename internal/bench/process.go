@@ -17,8 +17,9 @@ import (
 )
 
 // DefaultProcessArgs is the argument template for a standalone chronik-server process:
-// {dir} is replaced by a fresh data directory and {port} by a free loopback port.
-const DefaultProcessArgs = "standalone --data-dir {dir} --kafka-port {port} --bind 127.0.0.1 --advertised-host 127.0.0.1 --http-port -1 --log-level warn"
+// {dir} is replaced by a fresh data directory, {port} and {http-port} by free loopback
+// ports. When the template has {http-port}, the bench reads the server's metrics there.
+const DefaultProcessArgs = "standalone --data-dir {dir} --kafka-port {port} --bind 127.0.0.1 --advertised-host 127.0.0.1 --http-port {http-port} --log-level warn"
 
 // Process runs a standalone chronik-server binary as a separate process, so that the
 // server's CPU is not in the benchmark's process (the fairer setup: the client's work
@@ -33,12 +34,17 @@ type Process struct {
 	DataDir string
 	// OnStart, if set, is called with the server's pid once it serves Kafka requests.
 	OnStart func(pid int)
+
+	metrics []string // the running server's /metrics address, if its args have one
 }
 
 func (t *Process) Name() string { return "chronik" }
 
+// MetricsURLs implements metricsTarget.
+func (t *Process) MetricsURLs() []string { return t.metrics }
+
 // ExpandArgs fills an argument template.
-func ExpandArgs(tmpl, dir string, port int) []string {
+func ExpandArgs(tmpl, dir string, port, httpPort int) []string {
 	if strings.TrimSpace(tmpl) == "" {
 		tmpl = DefaultProcessArgs
 	}
@@ -46,10 +52,14 @@ func ExpandArgs(tmpl, dir string, port int) []string {
 	for _, f := range strings.Fields(tmpl) {
 		f = strings.ReplaceAll(f, "{dir}", dir)
 		f = strings.ReplaceAll(f, "{port}", strconv.Itoa(port))
+		f = strings.ReplaceAll(f, "{http-port}", strconv.Itoa(httpPort))
 		args = append(args, f)
 	}
 	return args
 }
+
+// metricsURL is the /metrics address of a server on loopback.
+func metricsURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d/metrics", port) }
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,10 +78,19 @@ func (t *Process) Start(ctx context.Context) ([]string, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	port, err := freePort()
+	ports, err := FreePorts(2)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
+	}
+	port, httpPort := ports[0], ports[1]
+	t.metrics = nil
+	tmpl := t.Args
+	if strings.TrimSpace(tmpl) == "" {
+		tmpl = DefaultProcessArgs
+	}
+	if strings.Contains(tmpl, "{http-port}") {
+		t.metrics = []string{metricsURL(httpPort)}
 	}
 	logPath := filepath.Join(dir, "server.log")
 	logf, err := os.Create(logPath)
@@ -79,7 +98,7 @@ func (t *Process) Start(ctx context.Context) ([]string, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	cmd := exec.Command(t.Binary, ExpandArgs(t.Args, filepath.Join(dir, "data"), port)...)
+	cmd := exec.Command(t.Binary, ExpandArgs(tmpl, filepath.Join(dir, "data"), port, httpPort)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -123,6 +123,7 @@ func WriteMarkdown(w io.Writer, m Machine, cfg Config, results []TargetResult, r
 			fmt.Fprintf(w, "| %s | %d | %s | %.1f | %s | %s | %s | %s | %d |\n", name, r.Records, rate, r.MBPerSec(),
 				fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.P999), fmtDur(r.Max), r.Errors)
 		}
+		writeBrokerLatency(w, tr.Results)
 		if tr.Err != nil {
 			fmt.Fprintf(w, "\n**Failed:** %s\n", strings.ReplaceAll(tr.Err.Error(), "\n", " "))
 		}
@@ -130,6 +131,20 @@ func WriteMarkdown(w io.Writer, m Machine, cfg Config, results []TargetResult, r
 	}
 	for _, c := range Comparisons(results, references) {
 		writeComparison(w, cfg, results, c)
+	}
+}
+
+// writeBrokerLatency adds, under a target's table, how long its brokers took to answer
+// Produce requests during the latency runs, when they reported it.
+func writeBrokerLatency(w io.Writer, rs []Result) {
+	var parts []string
+	for _, r := range rs {
+		if r.Kind == Latency && r.BrokerP99 > 0 {
+			parts = append(parts, fmt.Sprintf("%s p50 %s, p99 %s", sizeName(r.Size), fmtDur(r.BrokerP50), fmtDur(r.BrokerP99)))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "\nProduce requests as the brokers timed them during the latency runs (frame read to response queued, interpolated within histogram buckets): %s.\n", strings.Join(parts, "; "))
 	}
 }
 

@@ -123,9 +123,14 @@ func RunTarget(ctx context.Context, cfg Config, t Target) TargetResult {
 		if cfg.LatencyRate > 0 {
 			rate = cfg.LatencyRate
 		}
+		before := brokerDurations(ctx, t, logf)
 		lr, err := runLatency(ctx, cfg, bootstrap, ltopic, size, rate)
 		if err != nil {
 			return fail(fmt.Errorf("latency %d B: %w", size, err))
+		}
+		if after := brokerDurations(ctx, t, logf); before != nil && after != nil {
+			d := after.since(before)
+			lr.BrokerP50, lr.BrokerP99 = d.quantile(0.50), d.quantile(0.99)
 		}
 		tr.Results = append(tr.Results, lr)
 		logf("latency %d B at %.0f rec/s: %s", size, lr.TargetRate, summary(lr))
@@ -133,10 +138,28 @@ func RunTarget(ctx context.Context, cfg Config, t Target) TargetResult {
 	return tr
 }
 
+// brokerDurations reads the brokers' Produce duration histograms of a target that serves
+// them (nil otherwise, or when they cannot be read, which is logged).
+func brokerDurations(ctx context.Context, t Target, logf func(string, ...any)) buckets {
+	mt, ok := t.(metricsTarget)
+	if !ok || len(mt.MetricsURLs()) == 0 {
+		return nil
+	}
+	b, err := scrapeProduceDurations(ctx, mt.MetricsURLs())
+	if err != nil {
+		logf("broker metrics: %v", err)
+		return nil
+	}
+	return b
+}
+
 func summary(r Result) string {
 	s := fmt.Sprintf("%d records in %v: %.0f rec/s, %.1f MB/s", r.Records, r.Elapsed.Round(time.Millisecond), r.RecordsPerSec(), r.MBPerSec())
 	if r.Kind != Consume {
 		s += fmt.Sprintf(", p50 %v, p99 %v", fmtDur(r.P50), fmtDur(r.P99))
+	}
+	if r.BrokerP99 > 0 {
+		s += fmt.Sprintf(" (brokers answered Produce in p50 %v, p99 %v)", fmtDur(r.BrokerP50), fmtDur(r.BrokerP99))
 	}
 	if r.Errors > 0 {
 		s += fmt.Sprintf(", %d errors (first: %v)", r.Errors, r.FirstErr)

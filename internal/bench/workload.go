@@ -35,6 +35,10 @@ type Result struct {
 	P50, P99, P999, Max time.Duration
 	// TargetRate is the rate a latency run aimed at (records/s).
 	TargetRate float64
+	// BrokerP50 and BrokerP99 are how long the brokers took to answer the Produce
+	// requests of a latency run, by their own request-duration histograms (0 when the
+	// target does not serve them; see metricsTarget).
+	BrokerP50, BrokerP99 time.Duration
 	// FirstErr is the first record error seen, if any.
 	FirstErr error
 	// Runs is how many runs were merged into this result; MinRate and MaxRate are the

@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -88,9 +89,11 @@ type slot struct {
 	// replication while their appends keep the connection's order.
 	ordered     chan struct{}
 	orderedOnce sync.Once
-	size        int    // request bytes accounted to the connection
-	out         []byte // framed response; nil means nothing to write
-	failed      bool   // the connection must be closed instead of answering
+	size        int       // request bytes accounted to the connection
+	key         int16     // the request's API key, -1 for answers made by the reader
+	start       time.Time // when the request's frame was read
+	out         []byte    // framed response; nil means nothing to write
+	failed      bool      // the connection must be closed instead of answering
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -166,6 +169,7 @@ func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
 		frame, err := readFrame(br, c.s.cfg.MaxRequestBytes)
+		read := time.Now()
 		if err != nil {
 			var fse *frameSizeError
 			switch {
@@ -211,7 +215,7 @@ func (c *conn) readLoop() {
 		if !c.takeBytes(len(frame)) {
 			return
 		}
-		sl := &slot{handled: make(chan struct{}), ordered: make(chan struct{}), size: len(frame)}
+		sl := &slot{handled: make(chan struct{}), ordered: make(chan struct{}), size: len(frame), key: req.Key, start: read}
 		req.markOrdered = sl.markOrdered
 		req.ClientHost = clientHost(c.remote)
 		if req.Key == 0 {
@@ -245,6 +249,7 @@ func (c *conn) enqueue(sl *slot) bool {
 		return false
 	}
 	sl.handled = make(chan struct{})
+	sl.key = -1
 	close(sl.handled)
 	c.queue <- sl
 	return true
@@ -385,6 +390,9 @@ func (c *conn) writeLoop() {
 				c.s.log.Debug("kafka: write failed", "remote", c.remote, "err", err)
 				return
 			}
+		}
+		if sl.key >= 0 {
+			c.s.stats.requestDone(sl.key, time.Since(sl.start))
 		}
 		c.releaseBytes(sl.size)
 		<-c.sem

@@ -1,6 +1,9 @@
 package kafka
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // maxStatsKey bounds the API keys counted individually; higher keys (none is registered
 // today) are not counted per key.
@@ -10,6 +13,7 @@ const maxStatsKey = 128
 type serverStats struct {
 	requests       [maxStatsKey]atomic.Uint64
 	handlerErrors  [maxStatsKey]atomic.Uint64
+	durations      [maxStatsKey]durationHist
 	protocolErrors atomic.Uint64
 	panics         atomic.Uint64
 	connsOpened    atomic.Uint64
@@ -24,6 +28,11 @@ type Stats struct {
 	// HandlerErrors counts per API key the requests whose handler failed (returned an
 	// error or panicked), each of which closed its connection.
 	HandlerErrors map[int16]uint64
+	// RequestDurations holds per API key how long requests took from the moment their
+	// frame was read to the moment their response was handed to the connection's writer
+	// (for acks=0 Produce, which has no response: until it was handled). Requests that
+	// closed their connection are not counted.
+	RequestDurations map[int16]DurationHistogram
 	// ProtocolErrors counts connections closed for malformed input: bad frame sizes,
 	// truncated frames, unknown API keys, unsupported versions, undecodable bodies.
 	ProtocolErrors uint64
@@ -41,6 +50,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		Requests:          map[int16]uint64{},
 		HandlerErrors:     map[int16]uint64{},
+		RequestDurations:  map[int16]DurationHistogram{},
 		ProtocolErrors:    s.stats.protocolErrors.Load(),
 		Panics:            s.stats.panics.Load(),
 		ConnectionsOpened: s.stats.connsOpened.Load(),
@@ -56,6 +66,9 @@ func (s *Server) Stats() Stats {
 		if n := s.stats.handlerErrors[k].Load(); n > 0 {
 			st.HandlerErrors[int16(k)] = n
 		}
+		if h := s.stats.durations[k].snapshot(); h.Count > 0 {
+			st.RequestDurations[int16(k)] = h
+		}
 	}
 	return st
 }
@@ -69,5 +82,11 @@ func (st *serverStats) request(key int16) {
 func (st *serverStats) handlerError(key int16) {
 	if key >= 0 && key < maxStatsKey {
 		st.handlerErrors[key].Add(1)
+	}
+}
+
+func (st *serverStats) requestDone(key int16, d time.Duration) {
+	if key >= 0 && key < maxStatsKey {
+		st.durations[key].add(d)
 	}
 }

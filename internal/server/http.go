@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/chronik-stream/chronik/internal/cluster"
+	"github.com/chronik-stream/chronik/internal/kafka"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -47,6 +48,7 @@ func (n *Node) startHTTP() error {
 var (
 	descRequests  = prometheus.NewDesc("chronik_kafka_requests_total", "Kafka requests decoded, by API key.", []string{"api_key"}, nil)
 	descHandlerEr = prometheus.NewDesc("chronik_kafka_handler_errors_total", "Kafka requests whose handler failed, by API key.", []string{"api_key"}, nil)
+	descReqDur    = prometheus.NewDesc("chronik_kafka_request_duration_seconds", "Kafka requests from their frame read to their response handed to the writer, by API key.", []string{"api_key"}, nil)
 	descProtoErr  = prometheus.NewDesc("chronik_kafka_protocol_errors_total", "Connections closed for malformed input.", nil, nil)
 	descConns     = prometheus.NewDesc("chronik_kafka_connections_open", "Open Kafka connections.", nil, nil)
 	descGroups    = prometheus.NewDesc("chronik_raft_groups", "Raft groups on this node.", nil, nil)
@@ -63,7 +65,7 @@ var (
 type nodeCollector struct{ n *Node }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descHandlerEr, descProtoErr, descConns, descGroups, descLeaders,
+	for _, d := range []*prometheus.Desc{descRequests, descHandlerEr, descReqDur, descProtoErr, descConns, descGroups, descLeaders,
 		descWALFiles, descWALSyncs, descWALSlow, descWALBytes, descWALTime, descWALMax} {
 		ch <- d
 	}
@@ -76,6 +78,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range st.HandlerErrors {
 		ch <- prometheus.MustNewConstMetric(descHandlerEr, prometheus.CounterValue, float64(v), strconv.Itoa(int(k)))
+	}
+	for k, h := range st.RequestDurations {
+		buckets := make(map[float64]uint64, len(h.Cumulative))
+		for i, n := range h.Cumulative {
+			buckets[kafka.RequestDurationBounds[i]] = n
+		}
+		ch <- prometheus.MustNewConstHistogram(descReqDur, h.Count, h.Sum.Seconds(), buckets, strconv.Itoa(int(k)))
 	}
 	ch <- prometheus.MustNewConstMetric(descProtoErr, prometheus.CounterValue, float64(st.ProtocolErrors))
 	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(st.ConnectionsOpen))

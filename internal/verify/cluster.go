@@ -113,7 +113,7 @@ func (c *Cluster) tryStart(ctx context.Context, timeout time.Duration) error {
 	for id := 1; id <= n; id++ {
 		node := &Node{ID: id, binary: c.Binary,
 			Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(kafkaPorts[id-1])),
-			args:    bench.ClusterArgs(id, kafkaPorts, raftPorts, filepath.Join(root, fmt.Sprintf("node%d", id))),
+			args:    bench.ClusterArgs(id, kafkaPorts, raftPorts, -1, filepath.Join(root, fmt.Sprintf("node%d", id))),
 			logPath: filepath.Join(root, fmt.Sprintf("node%d.log", id))}
 		c.nodes = append(c.nodes, node)
 		if err := node.Start(); err != nil {
