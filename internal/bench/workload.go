@@ -63,21 +63,24 @@ func (r Result) MBPerSec() float64 {
 	return float64(r.Bytes) / 1e6 / r.Elapsed.Seconds()
 }
 
-// payload is a random buffer that record values are cut from at varying offsets, so
-// that values are incompressible and not all the same.
+// payload is a random buffer that record values are cut from one after the other, so
+// that values differ and a batch of them is incompressible: consecutive values do not
+// overlap, and the buffer (payloadBytes) is far larger than a batch, so no codec finds a
+// repeat inside one batch.
 type payload struct{ buf []byte }
 
-const payloadSlack = 4096
+const payloadBytes = 8 << 20
 
 func newPayload(size int) payload {
-	b := make([]byte, size+payloadSlack)
+	b := make([]byte, payloadBytes+size)
 	r := rand.NewChaCha8([32]byte{1, 2, 3})
 	_, _ = r.Read(b)
 	return payload{b}
 }
 
+// value is the value of the i-th record of size bytes.
 func (p payload) value(i int64, size int) []byte {
-	off := int(uint64(i)*61) % payloadSlack
+	off := int(uint64(i) * uint64(size) % payloadBytes)
 	return p.buf[off : off+size : off+size]
 }
 
