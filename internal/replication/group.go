@@ -133,6 +133,7 @@ func (h *Host) AddGroup(id uint64, voters []uint64, sm StateMachine) error {
 		MaxUncommittedEntriesSize: 256 << 20,
 		MaxInflightMsgs:           256,
 		CheckQuorum:               true,
+		AsyncStorageWrites:        true,
 		PreVote:                   true,
 		DisableProposalForwarding: true,
 		Logger:                    raftLogger{h.cfg.Logger},
@@ -324,15 +325,17 @@ func (g *group) deliver(id uint64, r result) {
 	}
 }
 
-// deliverStored answers the SubmitLocal proposals among entries that this round made
-// durable, with the result the state machine gives for a stored entry.
-func (g *group) deliverStored(es EntryStore, ents []raftpb.Entry) {
+// storedReplies returns the results for the SubmitLocal proposals among entries just
+// stored, to be delivered once they are durable here: the result the state machine gives
+// for a stored entry.
+func (g *group) storedReplies(es EntryStore, ents []raftpb.Entry) []storedReply {
 	g.pmu.Lock()
 	n := g.localPending
 	g.pmu.Unlock()
 	if n == 0 {
-		return
+		return nil
 	}
+	var out []storedReply
 	for i := range ents {
 		id := ProposalID(ents[i].Data)
 		g.pmu.Lock()
@@ -342,9 +345,10 @@ func (g *group) deliverStored(es EntryStore, ents []raftpb.Entry) {
 			continue
 		}
 		if v, ok := es.StoredResult(ents[i]); ok {
-			g.deliver(id, result{val: v})
+			out = append(out, storedReply{id: id, val: v})
 		}
 	}
+	return out
 }
 
 func (g *group) failPending(err error) {

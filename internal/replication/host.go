@@ -147,8 +147,9 @@ func NewHost(cfg Config, recovered map[uint64]*wal.GroupState) *Host {
 // Start runs the workers, the ticker and the checkpointer.
 func (h *Host) Start() {
 	for _, w := range h.workers {
-		h.wg.Add(1)
+		h.wg.Add(2)
 		go func() { defer h.wg.Done(); w.run() }()
+		go func() { defer h.wg.Done(); w.sync.run() }()
 	}
 	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.tickLoop() }()

@@ -6,25 +6,34 @@ import (
 	"time"
 
 	"github.com/chronik-stream/chronik/internal/wal"
-	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // A snapshot from the leader can take long to restore (the partition copies the data it
-// lacks from the leader), so it runs beside the worker: the group's Ready is held, and
-// the group is skipped by its worker's rounds until the state machine has restored. Its
-// worker's other groups go on meanwhile. Raft needs nothing else from the group before the
-// Ready is persisted and advanced, and messages for it wait in its inbox.
+// lacks from the leader), so it runs beside the worker: the MsgStorageAppend that carries
+// it is held, and the group is skipped by its worker's rounds until the state machine has
+// restored. Its worker's other groups go on meanwhile. Raft needs nothing else from the
+// group before that append is persisted and acknowledged, and messages for it wait in its
+// inbox.
 
-// restoreJob is a snapshot restore under way; the Ready that carried the snapshot waits
+// restoreJob is a snapshot restore under way; the append that carried the snapshot waits
 // in it.
 type restoreJob struct {
-	rd   raft.Ready
+	msg  raftpb.Message
 	done atomic.Bool
 }
 
-// startRestore hands the snapshot of rd to the state machine in the background.
-func (w *worker) startRestore(g *group, rd raft.Ready) {
-	job := &restoreJob{rd: rd}
+// restoredAppend is a held snapshot append whose restore is done, to be stored and synced
+// in the round that took it back.
+type restoredAppend struct {
+	g   *group
+	msg raftpb.Message
+}
+
+// startRestore hands the snapshot of m (a MsgStorageAppend) to the state machine in the
+// background.
+func (w *worker) startRestore(g *group, m raftpb.Message) {
+	job := &restoreJob{msg: m}
 	g.restoring = job
 	ctx, cancel := context.WithCancel(w.h.ctx)
 	g.mu.Lock()
@@ -37,7 +46,7 @@ func (w *worker) startRestore(g *group, rd raft.Ready) {
 	go func() {
 		defer w.h.wg.Done()
 		defer cancel()
-		if w.restore(ctx, g, rd) {
+		if w.restore(ctx, g, *m.Snapshot) {
 			job.done.Store(true)
 			g.mu.Lock()
 			g.signalLocked()
@@ -49,12 +58,12 @@ func (w *worker) startRestore(g *group, rd raft.Ready) {
 // restore runs the state machine's Restore until it succeeds (true), or until ctx ends:
 // the host stops or the group is removed (false). Raft offers no way to refuse a
 // snapshot, so a failed restore (the leader unreachable while data is copied) is retried.
-func (w *worker) restore(ctx context.Context, g *group, rd raft.Ready) bool {
-	md := rd.Snapshot.Metadata
+func (w *worker) restore(ctx context.Context, g *group, snap raftpb.Snapshot) bool {
+	md := snap.Metadata
 	backoff := 100 * time.Millisecond
 	start := time.Now()
 	for {
-		err := g.sm.Restore(ctx, md.Index, rd.Snapshot.Data)
+		err := g.sm.Restore(ctx, md.Index, snap.Data)
 		if err == nil {
 			w.h.cfg.Logger.Info("caught up from a snapshot", "group", g.id, "index", md.Index, "took", time.Since(start).Round(time.Millisecond))
 			return true
@@ -72,7 +81,7 @@ func (w *worker) restore(ctx context.Context, g *group, rd raft.Ready) bool {
 	}
 }
 
-// finishRestore takes back a group whose restore is done: its held Ready joins this
+// finishRestore takes back a group whose restore is done: its held append joins this
 // round, after the WAL's record of the new compaction point (written only now, so that
 // a crash during the restore leaves the old, consistent state). It reports false while
 // the restore is still running.
@@ -82,8 +91,9 @@ func (w *worker) finishRestore(g *group) bool {
 		return false
 	}
 	g.restoring = nil
-	md := job.rd.Snapshot.Metadata
+	md := job.msg.Snapshot.Metadata
+	g.conf = md.ConfState
 	w.batch.Compact(g.id, wal.Compaction{Index: md.Index, Term: md.Term, ConfState: md.ConfState})
-	w.readies = append(w.readies, groupReady{g: g, rd: job.rd})
+	w.restored = append(w.restored, restoredAppend{g: g, msg: job.msg})
 	return true
 }

@@ -14,7 +14,8 @@ import (
 // every touched store in parallel.
 //
 // The host calls every method from the group's worker only, in raft log order, except Load
-// (called once by AddGroup, before the group runs).
+// (called once by AddGroup, before the group runs) and Sync, which the worker's syncer
+// calls while the worker may be storing later entries.
 type EntryStore interface {
 	StateMachine
 	// Prepare runs on the leader just before local proposal id (see ProposalID) is appended
@@ -34,7 +35,8 @@ type EntryStore interface {
 	// whose Data is a descriptor that Load understands. The writes need not be durable
 	// before Sync.
 	Store(ents []raftpb.Entry) ([]raftpb.Entry, error)
-	// Sync makes everything stored so far durable.
+	// Sync makes everything stored before the call durable. It may run concurrently with
+	// Store and Apply.
 	Sync() error
 	// StoredResult is the result for the proposer of an entry Store wrote, once it is
 	// durable here but not yet committed (for SubmitLocal); ok=false when there is none
@@ -48,8 +50,8 @@ type EntryStore interface {
 	Load(ents []raftpb.Entry) (int, error)
 }
 
-// syncStores makes the stores touched in a round durable in parallel with the WAL commit
-// (commit), and returns the first error.
+// syncStores makes the stores touched by the rounds of a sync durable in parallel with
+// the WAL commit (commit), and returns the first error.
 func syncStores(stores []EntryStore, commit func() error) error {
 	if len(stores) == 0 {
 		return commit()

@@ -12,32 +12,35 @@ import (
 )
 
 // worker owns a subset of the groups and processes them in rounds: step, gather Readys,
-// one WAL commit, send, apply, advance.
+// store the new entries, send, apply, and hand the round's writes to its syncer (see
+// syncer.go), without waiting for them to be durable.
 type worker struct {
 	h     *Host
 	sig   chan struct{}
 	ticks atomic.Int64
+	sync  *syncer
 
 	mu     sync.Mutex
 	queue  []*group
 	groups map[uint64]*group
 
-	// round state, reused
-	batch   wal.Batch
-	readies []groupReady
-	out     map[uint64][]Message
-	stores  []EntryStore // stores written this round, synced with the WAL commit
-	roundNo uint64
+	// round state
+	batch    *wal.Batch // this round's WAL records, handed to the syncer
+	readies  []groupReady
+	restored []restoredAppend // snapshot appends whose restore finished this round
+	out      map[uint64][]Message
+	roundNo  uint64
 }
 
 type groupReady struct {
-	g       *group
-	rd      raft.Ready
-	applied int // leading CommittedEntries applied before the round's commit
+	g  *group
+	rd raft.Ready
 }
 
 func newWorker(h *Host) *worker {
-	return &worker{h: h, sig: make(chan struct{}, 1), groups: map[uint64]*group{}, out: map[uint64][]Message{}}
+	w := &worker{h: h, sig: make(chan struct{}, 1), groups: map[uint64]*group{}, out: map[uint64][]Message{}, batch: &wal.Batch{}}
+	w.sync = newSyncer(w)
+	return w
 }
 
 func (w *worker) wake() {
@@ -94,7 +97,6 @@ func (w *worker) round() {
 	w.mu.Unlock()
 
 	w.readies = w.readies[:0]
-	w.batch.Reset()
 	w.roundNo++
 	for _, g := range ticked {
 		w.step(g, ticks)
@@ -102,16 +104,7 @@ func (w *worker) round() {
 	for _, g := range queue {
 		w.step(g, 0)
 	}
-	if len(w.readies) == 0 {
-		// Compaction records of groups with nothing else to do: written with the next
-		// sync (losing them in a crash only means replaying more).
-		if err := w.h.cfg.WAL.CommitLazy(&w.batch); err != nil {
-			w.h.cfg.Logger.Error("wal commit failed", "err", err)
-		}
-		w.flush() // quiesce requests
-		return
-	}
-	w.persistAndApply(ticks > 0)
+	w.process(ticks > 0)
 }
 
 // step drains a group's inbox into its raw node, ticks it, and collects its Ready.
@@ -222,12 +215,7 @@ func (w *worker) collect(g *group) {
 	if !g.rn.HasReady() {
 		return
 	}
-	rd := g.rn.Ready()
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		w.startRestore(g, rd)
-		return
-	}
-	w.readies = append(w.readies, groupReady{g: g, rd: rd})
+	w.readies = append(w.readies, groupReady{g: g, rd: g.rn.Ready()})
 }
 
 // checkpointBytes is how many bytes of entries a group's in-memory raft log may gain
@@ -314,69 +302,61 @@ func (w *worker) retainFrom(g *group, index, first uint64) uint64 {
 	return to
 }
 
-// persistAndApply writes every collected Ready with one WAL commit and acts on them.
-func (w *worker) persistAndApply(tick bool) {
-	mustSync := false
-	w.stores = w.stores[:0]
-	w.applyDurable()
-	for i := range w.readies {
-		r := &w.readies[i]
-		ents, err := w.store(r.g, r.rd.Entries)
-		if err != nil {
-			w.h.cfg.Logger.Error("storing entries failed; stopping node replication", "group", r.g.id, "err", err)
-			w.h.failAll(err)
+// process acts on the round's Readys: the new entries are stored (their payloads written
+// in log order, the leader's finalised in place before they are sent), the messages raft
+// may send at once are sent, the round's writes go to the syncer, and committed entries
+// are applied. Compaction records of groups with nothing else to do travel with the
+// round's batch and are written lazily (losing them in a crash only means replaying more).
+func (w *worker) process(tick bool) {
+	job := &syncJob{batch: w.batch}
+	for _, ra := range w.restored {
+		if err := w.storeAppend(job, ra.g, ra.msg); err != nil {
+			w.failStore(ra.g, err)
 			return
 		}
-		w.batch.Entries(r.g.id, ents)
-		if !raft.IsEmptyHardState(r.rd.HardState) {
-			w.batch.HardState(r.g.id, r.rd.HardState)
-		}
-		mustSync = mustSync || r.rd.MustSync
-		// A leader's appends and heartbeats may travel while its own write is in progress
-		// (raft thesis 10.2.1): commitment still needs the leader's own durable ack or a
-		// majority of followers'. Everything else waits for the fsync.
-		w.route(r.g, r.rd.Messages, true)
 	}
-	w.flush()
-	if !w.batch.Empty() {
-		err := syncStores(w.stores, func() error {
-			if mustSync {
-				return w.h.cfg.WAL.Commit(&w.batch)
+	w.restored = w.restored[:0]
+	for i := range w.readies {
+		r := &w.readies[i]
+		for _, m := range r.rd.Messages {
+			switch m.To {
+			case raft.LocalAppendThread:
+				if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
+					w.startRestore(r.g, m)
+					continue
+				}
+				if err := w.storeAppend(job, r.g, m); err != nil {
+					w.failStore(r.g, err)
+					return
+				}
+			case raft.LocalApplyThread:
+			default:
+				w.out[m.To] = append(w.out[m.To], Message{Group: r.g.id, Msg: m})
 			}
-			return w.h.cfg.WAL.CommitLazy(&w.batch)
-		})
-		if err != nil {
-			w.h.cfg.Logger.Error("wal commit failed; stopping node replication", "err", err)
-			w.h.failAll(err)
-			return
 		}
-	}
-	for i := range w.readies {
-		r := &w.readies[i]
-		g := r.g
-		if !raft.IsEmptySnap(r.rd.Snapshot) {
-			_ = g.storage.ApplySnapshot(r.rd.Snapshot)
-			g.conf = r.rd.Snapshot.Metadata.ConfState
-		}
-		_ = g.storage.Append(r.rd.Entries)
-		if es, ok := g.sm.(EntryStore); ok {
-			g.deliverStored(es, r.rd.Entries)
-		}
-		w.trackLogBytes(g, r.rd.Entries)
-		if !raft.IsEmptyHardState(r.rd.HardState) {
-			_ = g.storage.SetHardState(r.rd.HardState)
-		}
-		w.route(g, r.rd.Messages, false)
 	}
 	w.flush()
+	if job.empty() {
+		w.batch.Reset()
+	} else {
+		w.sync.submit(job)
+		w.batch = &wal.Batch{}
+	}
 	for i := range w.readies {
 		r := &w.readies[i]
 		g := r.g
-		w.apply(g, r.rd.CommittedEntries[r.applied:])
+		for _, m := range r.rd.Messages {
+			if m.To != raft.LocalApplyThread {
+				continue
+			}
+			w.apply(g, m.Entries)
+			for _, resp := range m.Responses {
+				_ = g.rn.Step(resp)
+			}
+		}
 		if r.rd.SoftState != nil {
 			w.leaderChange(g, r.rd.SoftState.Lead)
 		}
-		g.rn.Advance(r.rd)
 		if tick {
 			w.refreshStatus(g)
 		}
@@ -388,55 +368,35 @@ func (w *worker) persistAndApply(tick bool) {
 	}
 }
 
-// applyDurable applies, before the round stores and commits anything, the committed
-// entries that earlier rounds already made durable here, so that their proposers wait
-// neither for this round's writes nor for its fsync. Raft may also hand over committed
-// entries that arrive in this very Ready; those are applied after the commit.
-func (w *worker) applyDurable() {
-	for i := range w.readies {
-		r := &w.readies[i]
-		if !raft.IsEmptySnap(r.rd.Snapshot) {
-			continue
-		}
-		last, _ := r.g.storage.LastIndex()
-		if len(r.rd.Entries) > 0 && r.rd.Entries[0].Index <= last {
-			// This Ready replaces the tail from there on: what storage holds at those
-			// indexes is the old tail, not a durable copy of the entries committed now.
-			last = r.rd.Entries[0].Index - 1
-		}
-		n := 0
-		for n < len(r.rd.CommittedEntries) && r.rd.CommittedEntries[n].Index <= last {
-			n++
-		}
-		w.apply(r.g, r.rd.CommittedEntries[:n])
-		r.applied = n
-	}
+func (w *worker) failStore(g *group, err error) {
+	w.h.cfg.Logger.Error("storing entries failed; stopping node replication", "group", g.id, "err", err)
+	w.h.failAll(err)
 }
 
-// store hands a Ready's entries to the group's state machine when it stores its own
-// payloads, and returns the entries as the WAL records them.
-func (w *worker) store(g *group, ents []raftpb.Entry) ([]raftpb.Entry, error) {
-	es, ok := g.sm.(EntryStore)
-	if !ok || len(ents) == 0 {
-		return ents, nil
-	}
-	w.stores = append(w.stores, es)
-	return es.Store(ents)
-}
-
-func earlyMessage(t raftpb.MessageType) bool {
-	return t == raftpb.MsgApp || t == raftpb.MsgHeartbeat || t == raftpb.MsgSnap
-}
-
-// route gathers the early (or late) messages of a Ready per destination node.
-func (w *worker) route(g *group, msgs []raftpb.Message, early bool) {
-	for i := range msgs {
-		m := msgs[i]
-		if earlyMessage(m.Type) != early {
-			continue
+// storeAppend stores one MsgStorageAppend's entries and adds it to the round's job: the
+// WAL records (entries as the store describes them, the hard state) and what is to be
+// done once they are durable.
+func (w *worker) storeAppend(job *syncJob, g *group, m raftpb.Message) error {
+	ents := m.Entries
+	a := appendJob{g: g, msg: m}
+	if es, ok := g.sm.(EntryStore); ok && len(m.Entries) > 0 {
+		var err error
+		if ents, err = es.Store(m.Entries); err != nil {
+			return err
 		}
-		w.out[m.To] = append(w.out[m.To], Message{Group: g.id, Msg: m})
+		if !containsStore(job.stores, es) {
+			job.stores = append(job.stores, es)
+		}
+		a.stored = g.storedReplies(es, m.Entries)
 	}
+	job.batch.Entries(g.id, ents)
+	if hs := appendHardState(&m); !raft.IsEmptyHardState(hs) {
+		job.batch.HardState(g.id, hs)
+	}
+	w.trackLogBytes(g, m.Entries)
+	job.appends = append(job.appends, a)
+	job.mustSync = job.mustSync || len(m.Responses) > 0
+	return nil
 }
 
 // flush sends the gathered messages, one Send per destination node. A snapshot is
