@@ -322,10 +322,10 @@ func (c *conn) handle(req *Request, sl *slot, deps []chan struct{}) {
 	req.frame = nil
 	if err != nil {
 		sl.failed = true
-		select {
-		case <-c.closing: // the handler only saw its ctx cancelled
+		if c.ctx.Err() != nil {
+			// The connection is closing or the server stopping: the handler only saw its
+			// ctx end.
 			return
-		default:
 		}
 		c.s.stats.handlerError(req.Key)
 		c.s.log.Warn("kafka: closing connection: request failed",
