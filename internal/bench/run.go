@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"time"
 )
@@ -49,12 +50,9 @@ func Run(ctx context.Context, cfg Config, targets []Target) ([]TargetResult, err
 			if reps > 1 && cfg.Log != nil {
 				fmt.Fprintf(cfg.Log, "run %d of %d\n", rep+1, reps)
 			}
+			goroutines := runtime.NumGoroutine()
 			tr := RunTarget(ctx, cfg, t)
-			// An in-process target (kfake) leaves gigabytes of garbage in this process's
-			// heap, which the runtime would hand back to the OS only slowly: the next
-			// target would run short of memory for its page cache. Give it back now,
-			// once nothing refers to the stopped target any more.
-			debug.FreeOSMemory()
+			releaseMemory(goroutines)
 			out[i].Runs = append(out[i].Runs, tr.Results)
 			out[i].Err = tr.Err
 		}
@@ -63,6 +61,22 @@ func Run(ctx context.Context, cfg Config, targets []Target) ([]TargetResult, err
 		out[i].Results = Merge(out[i].Runs)
 	}
 	return out, nil
+}
+
+// releaseMemory hands a stopped target's memory back to the OS. An in-process target
+// (kfake) leaves gigabytes in this process's heap, and its goroutines (and the clients')
+// may still hold them for a moment after it stopped: once they are gone, the heap is
+// garbage, but the runtime would collect it only when the heap doubled again (during the
+// next target, one long collection that competes with it for the CPU) and hand it back
+// to the OS only slowly, leaving the next target short of memory for its page cache. So
+// this waits (at most 10 s) until no more goroutines run than before the target started,
+// then collects and returns the memory at once.
+func releaseMemory(goroutinesBefore int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > goroutinesBefore && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	debug.FreeOSMemory()
 }
 
 // RunTarget starts one target, runs the workloads on it and stops it. For each record
