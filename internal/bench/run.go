@@ -65,19 +65,31 @@ func Run(ctx context.Context, cfg Config, targets []Target) ([]TargetResult, err
 
 // releaseMemory hands a stopped target's memory back to the OS. An in-process target
 // (kfake) leaves gigabytes in this process's heap, and its goroutines (and the clients')
-// may still hold them for a moment after it stopped: once they are gone, the heap is
-// garbage, but the runtime would collect it only when the heap doubled again (during the
-// next target, one long collection that competes with it for the CPU) and hand it back
-// to the OS only slowly, leaving the next target short of memory for its page cache. So
-// this waits (at most 10 s) until no more goroutines run than before the target started,
-// then collects and returns the memory at once.
+// may still hold them for a moment after it stopped: the runtime would then collect that
+// heap only once it doubled again (during the next target, one long collection competing
+// with it for the CPU) and hand it back to the OS only slowly, leaving the next target
+// short of memory for its page cache. So this waits, at most 10 s, until no more
+// goroutines run than before the target started and the heap left after a collection is
+// under releasedHeap, collecting and returning memory at each step.
 func releaseMemory(goroutinesBefore int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > goroutinesBefore && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	debug.FreeOSMemory()
+	for {
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc < releasedHeap || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
+
+// releasedHeap is the live heap below which a stopped target's memory counts as released
+// (the bench itself keeps only results and a few buffers between targets).
+const releasedHeap = 256 << 20
 
 // RunTarget starts one target, runs the workloads on it and stops it. For each record
 // size: a produce run to a fresh topic, a consume run that reads that topic back from the
