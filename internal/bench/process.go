@@ -43,13 +43,18 @@ func (t *Process) Name() string { return "chronik" }
 // MetricsURLs implements metricsTarget.
 func (t *Process) MetricsURLs() []string { return t.metrics }
 
+// argsTemplate is the argument template to use: tmpl, or DefaultProcessArgs when empty.
+func argsTemplate(tmpl string) string {
+	if strings.TrimSpace(tmpl) == "" {
+		return DefaultProcessArgs
+	}
+	return tmpl
+}
+
 // ExpandArgs fills an argument template.
 func ExpandArgs(tmpl, dir string, port, httpPort int) []string {
-	if strings.TrimSpace(tmpl) == "" {
-		tmpl = DefaultProcessArgs
-	}
 	var args []string
-	for _, f := range strings.Fields(tmpl) {
+	for _, f := range strings.Fields(argsTemplate(tmpl)) {
 		f = strings.ReplaceAll(f, "{dir}", dir)
 		f = strings.ReplaceAll(f, "{port}", strconv.Itoa(port))
 		f = strings.ReplaceAll(f, "{http-port}", strconv.Itoa(httpPort))
@@ -85,11 +90,7 @@ func (t *Process) Start(ctx context.Context) ([]string, func(), error) {
 	}
 	port, httpPort := ports[0], ports[1]
 	t.metrics = nil
-	tmpl := t.Args
-	if strings.TrimSpace(tmpl) == "" {
-		tmpl = DefaultProcessArgs
-	}
-	if strings.Contains(tmpl, "{http-port}") {
+	if strings.Contains(argsTemplate(t.Args), "{http-port}") {
 		t.metrics = []string{metricsURL(httpPort)}
 	}
 	logPath := filepath.Join(dir, "server.log")
@@ -98,7 +99,7 @@ func (t *Process) Start(ctx context.Context) ([]string, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	cmd := exec.Command(t.Binary, ExpandArgs(tmpl, filepath.Join(dir, "data"), port, httpPort)...)
+	cmd := exec.Command(t.Binary, ExpandArgs(t.Args, filepath.Join(dir, "data"), port, httpPort)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
