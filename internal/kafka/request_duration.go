@@ -5,14 +5,17 @@ import (
 	"time"
 )
 
-// RequestDurationBounds are the upper bounds, in seconds, of the request duration
-// histogram's buckets (a last, unbounded bucket holds the rest).
-var RequestDurationBounds = []float64{0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// durationBounds are the upper bounds, in seconds, of the request duration histogram's
+// buckets (a last, unbounded bucket holds the rest).
+var durationBounds = [...]float64{0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// durationHist counts request durations into RequestDurationBounds' buckets; safe for
+// RequestDurationBounds are durationBounds for exporters (not to be modified).
+var RequestDurationBounds = durationBounds[:]
+
+// durationHist counts request durations into durationBounds' buckets; safe for
 // concurrent use.
 type durationHist struct {
-	counts  [17]atomic.Uint64 // len(RequestDurationBounds) + 1
+	counts  [len(durationBounds) + 1]atomic.Uint64
 	sumNano atomic.Uint64
 }
 
