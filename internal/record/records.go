@@ -105,27 +105,6 @@ func recordError(idx int32, what string) error {
 	return fmt.Errorf("%w: record %d: %s", ErrCorrupt, idx, what)
 }
 
-// walkRecords checks that data holds exactly n records whose offset deltas are 0..n-1.
-// It does not allocate unless it fails.
-func walkRecords(data []byte, n int32) error {
-	var rec rawRecord
-	pos := 0
-	for i := int32(0); i < n; i++ {
-		next, err := parseRecord(data, pos, i, &rec)
-		if err != nil {
-			return err
-		}
-		if rec.offsetDelta != i {
-			return fmt.Errorf("%w: record %d has offset delta %d", ErrCorrupt, i, rec.offsetDelta)
-		}
-		pos = next
-	}
-	if pos != len(data) {
-		return fmt.Errorf("%w: %d trailing bytes after %d records", ErrCorrupt, len(data)-pos, n)
-	}
-	return nil
-}
-
 // ForEachRecord decodes the records of the batch at the start of b, decompressing if
 // needed, and calls fn for each in order with its absolute offset (BaseOffset+offsetDelta)
 // and absolute timestamp (FirstTimestamp+delta, or MaxTimestamp for every record when the
