@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chronik-stream/chronik/internal/cluster"
+	"go.etcd.io/raft/v3"
 )
 
 // rebalanceEvery is how often a leader hands partitions back to their preferred replica
@@ -159,35 +160,99 @@ func (b *Broker) localReplicas() []*replica {
 	return out
 }
 
+// handoverBatch bounds the leadership transfers one handover pass starts, and
+// handoverPass is the time between passes: as with rebalanceBatch, a node that hands
+// hundreds of groups over at once stalls the other nodes' rounds (each target campaigns
+// and writes a new term's first entry) long enough for their own leaders to miss
+// CheckQuorum, which a graceful stop must not cause.
+const (
+	handoverBatch = 64
+	handoverPass  = 100 * time.Millisecond
+)
+
 // MoveLeadershipsAway hands every group this node leads (the controller included) to a
-// live, caught-up replica and waits until they moved or ctx ends. Used before a
-// graceful stop so clients fail over without waiting for an election timeout.
+// live replica and waits until they moved or ctx ends. Used before a graceful stop so
+// clients fail over without waiting for an election timeout. Each pass
+// (every handoverPass) starts at most handoverBatch transfers; a group keeps the target
+// it was first given, and new targets go to the peer given the fewest so far, so the
+// leaderships spread over the remaining nodes.
 func (b *Broker) MoveLeadershipsAway(ctx context.Context) {
 	if b.cfg.Peers == nil {
 		return
 	}
+	h := handover{target: map[uint64]uint64{}, given: map[uint64]int{}}
 	for {
-		led := 0
-		for _, g := range b.host.Groups() {
-			st, err := b.host.Status(g)
-			if err != nil || st.Lead != st.ID {
-				continue
-			}
-			for id, pr := range st.Progress {
-				if id != st.ID && pr.Match >= st.Commit && b.live(int32(id)) {
-					_ = b.host.TransferLeadership(g, id)
-					led++ // only groups with somewhere to go are waited for
-					break
-				}
-			}
-		}
-		if led == 0 {
+		if h.pass(b) == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(handoverPass):
 		}
 	}
+}
+
+// handover is the state of one MoveLeadershipsAway: the target chosen for each group
+// and how many groups each peer was given.
+type handover struct {
+	target map[uint64]uint64 // group -> peer
+	given  map[uint64]int    // peer -> groups
+}
+
+// pass starts up to handoverBatch transfers and returns how many groups this node still
+// leads that have a live peer to go to.
+func (h *handover) pass(b *Broker) int {
+	pending, started := 0, 0
+	for _, g := range b.host.Groups() {
+		if l, _, err := b.host.Leader(g); err != nil || l != uint64(b.cfg.NodeID) {
+			continue
+		}
+		st, err := b.host.Status(g) // a leader's cached status, with its followers' progress
+		if err != nil || st.Progress == nil {
+			continue
+		}
+		to := h.pick(b, g, st)
+		if to == 0 {
+			continue // no live peer: nothing to wait for
+		}
+		pending++
+		if started < handoverBatch && b.host.TransferLeadership(g, to) == nil {
+			started++
+		}
+	}
+	return pending
+}
+
+// pick returns the group's target: the one it was given if that peer is still live,
+// else the live peer given the fewest groups, caught-up peers first (raft brings a
+// lagging target up to date before it hands over). 0 when no peer is live.
+func (h *handover) pick(b *Broker, g uint64, st raft.Status) uint64 {
+	live := func(id uint64) bool {
+		_, voter := st.Progress[id]
+		return voter && id != st.ID && b.live(int32(id))
+	}
+	if to, found := h.target[g]; found && live(to) {
+		return to
+	}
+	var best uint64
+	bestCaughtUp := false
+	for id, pr := range st.Progress {
+		if !live(id) {
+			continue
+		}
+		caughtUp := pr.Match >= st.Commit
+		fewer := best == 0 || h.given[id] < h.given[best] || h.given[id] == h.given[best] && id < best
+		if best == 0 || caughtUp && !bestCaughtUp || caughtUp == bestCaughtUp && fewer {
+			best, bestCaughtUp = id, caughtUp
+		}
+	}
+	if best != 0 {
+		if old, found := h.target[g]; found {
+			h.given[old]--
+		}
+		h.target[g] = best
+		h.given[best]++
+	}
+	return best
 }
