@@ -9,9 +9,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// HighWatermark is the end offset of the committed (applied) log. The log may hold
-// batches past it that are not committed yet; reads never return them.
-func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+// HighWatermark is the end offset of the committed (applied) log, but never below the
+// log start offset. The log may hold batches past it that are not committed yet; reads
+// never return them. After a restart the log start offset can be ahead of the applied
+// entries until they are replayed (a delete-records after the last checkpoint moved it
+// durably); the data below it was committed, so the start is the truthful bound then, as
+// Kafka raises its high watermark to the log start offset.
+func (p *Partition) HighWatermark() int64 { return max(p.hw.Load(), p.log.StartOffset()) }
 
 // StartOffset is the log start offset.
 func (p *Partition) StartOffset() int64 { return p.log.StartOffset() }
@@ -23,7 +27,7 @@ func (p *Partition) Size() int64 { return p.log.Size() }
 // high watermark; an offset outside [StartOffset, HighWatermark] is
 // kerr.OffsetOutOfRange.
 func (p *Partition) Read(offset int64, maxBytes int) ([]byte, error) {
-	hw := p.hw.Load()
+	hw := p.HighWatermark()
 	if offset == hw {
 		return nil, nil
 	}

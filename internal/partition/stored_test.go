@@ -383,6 +383,20 @@ func TestRestartAfterDeleteRecordsKeepsData(t *testing.T) {
 	}
 	r.stop()
 
+	// Opened again, before any entry is replayed: the log start offset is already the
+	// new one, and the high watermark is not below it.
+	p, err := Open("t", 0, filepath.Join(dir, "t-0"), plog.Config{SegmentBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start, hw := p.StartOffset(), p.HighWatermark(); start != cut || hw != cut {
+		t.Fatalf("before replay: log start %d, high watermark %d; want both %d", start, hw, cut)
+	}
+	if b, err := p.Read(cut, 1<<10); err != nil || len(b) != 0 {
+		t.Fatalf("reading at the log start before replay: %d bytes, %v; want none, no error", len(b), err)
+	}
+	p.Close()
+
 	r = startReplica(t, nil, 1, dir, []uint64{1})
 	waitUntil(t, "replay of the produces and the delete-records", func() bool {
 		return r.p.HighWatermark() == n && r.p.StartOffset() == cut
