@@ -172,9 +172,9 @@ const (
 
 // MoveLeadershipsAway hands every group this node leads (the controller included) to a
 // live replica and waits until they moved or ctx ends. Used before a graceful stop so
-// clients fail over without waiting for an election timeout. Each pass
-// (every handoverPass) starts at most handoverBatch transfers; a group keeps the target
-// it was first given, and new targets go to the peer given the fewest so far, so the
+// clients fail over without waiting for an election timeout. Each pass (every
+// handoverPass) starts at most handoverBatch transfers; a group keeps the target it was
+// first given, and new targets go to the peer given the fewest so far, so the
 // leaderships spread over the remaining nodes.
 func (b *Broker) MoveLeadershipsAway(ctx context.Context) {
 	if b.cfg.Peers == nil {

@@ -55,11 +55,11 @@ func skipPlainRecord(b []byte, pos int, idx int32) int {
 		return 0
 	}
 	p += n
-	if delta, n := shortVarint(r, p); n == 0 || delta != idx {
+	delta, n := shortVarint(r, p)
+	if n == 0 || delta != idx {
 		return 0
-	} else {
-		p += n
 	}
+	p += n
 	for range 2 { // key, value
 		l, n := shortVarint(r, p)
 		if n == 0 || l < -1 || int(l) > end-p-n {
