@@ -8,17 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
-// leaderships counts the raft groups (the controller included) a node leads.
-func leaderships(n *Node) int {
-	led := 0
-	for _, g := range n.host.Groups() {
-		if st, err := n.host.Status(g); err == nil && st.Lead == st.ID && st.ID != 0 {
-			led++
-		}
-	}
-	return led
-}
-
 // TestClusterMoveLeadershipsAway checks the graceful-stop handover: a node hands every
 // group it leads to the other nodes, spread over both, before it stops.
 func TestClusterMoveLeadershipsAway(t *testing.T) {
@@ -32,31 +21,31 @@ func TestClusterMoveLeadershipsAway(t *testing.T) {
 	waitFor(t, "a leader for every partition", func() bool {
 		led := 0
 		for _, n := range c.nodes {
-			led += leaderships(n)
+			led += n.leaderships()
 		}
 		return led == partitions+1 // and the controller
 	})
 	leaving, others := c.nodes[0], c.nodes[1:]
-	moving := leaderships(leaving)
+	moving := leaving.leaderships()
 	if moving < 2 {
 		t.Fatalf("node 1 leads %d groups; the test needs at least 2", moving)
 	}
-	before := []int{leaderships(others[0]), leaderships(others[1])}
+	before := []int{others[0].leaderships(), others[1].leaderships()}
 
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	leaving.broker.MoveLeadershipsAway(hctx)
 	if hctx.Err() != nil {
-		t.Fatalf("handover did not finish: node 1 still leads %d groups", leaderships(leaving))
+		t.Fatalf("handover did not finish: node 1 still leads %d groups", leaving.leaderships())
 	}
-	if n := leaderships(leaving); n != 0 {
+	if n := leaving.leaderships(); n != 0 {
 		t.Fatalf("node 1 still leads %d groups after the handover", n)
 	}
 	waitFor(t, "the moved groups led by nodes 2 and 3", func() bool {
-		return leaderships(others[0])+leaderships(others[1]) == partitions+1
+		return others[0].leaderships()+others[1].leaderships() == partitions+1
 	})
 	for i, n := range others {
-		if gained := leaderships(n) - before[i]; gained < 1 {
+		if gained := n.leaderships() - before[i]; gained < 1 {
 			t.Errorf("node %d gained %d of the %d moved leaderships; want them spread", i+2, gained, moving)
 		}
 	}

@@ -88,15 +88,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descProtoErr, prometheus.CounterValue, float64(st.ProtocolErrors))
 	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(st.ConnectionsOpen))
-	groups := c.n.host.Groups()
-	leads := 0
-	for _, g := range groups {
-		if l, _, _ := c.n.host.Leader(g); l == c.n.cfg.NodeID {
-			leads++
-		}
-	}
-	ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(len(groups)))
-	ch <- prometheus.MustNewConstMetric(descLeaders, prometheus.GaugeValue, float64(leads))
+	ch <- prometheus.MustNewConstMetric(descGroups, prometheus.GaugeValue, float64(len(c.n.host.Groups())))
+	ch <- prometheus.MustNewConstMetric(descLeaders, prometheus.GaugeValue, float64(c.n.leaderships()))
 	ch <- prometheus.MustNewConstMetric(descWALFiles, prometheus.GaugeValue, float64(c.n.wal.Files()))
 	ws := c.n.wal.Stats()
 	ch <- prometheus.MustNewConstMetric(descWALSyncs, prometheus.CounterValue, float64(ws.Syncs))
@@ -104,4 +97,15 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWALBytes, prometheus.CounterValue, float64(ws.Bytes))
 	ch <- prometheus.MustNewConstMetric(descWALTime, prometheus.CounterValue, ws.SyncTime.Seconds())
 	ch <- prometheus.MustNewConstMetric(descWALMax, prometheus.GaugeValue, ws.MaxSync.Seconds())
+}
+
+// leaderships counts the raft groups (the controller included) this node leads.
+func (n *Node) leaderships() int {
+	led := 0
+	for _, g := range n.host.Groups() {
+		if l, _, _ := n.host.Leader(g); l == n.cfg.NodeID {
+			led++
+		}
+	}
+	return led
 }
