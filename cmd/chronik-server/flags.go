@@ -68,7 +68,7 @@ func (o *options) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Rack, "rack", c.Rack,
 		"`rack` id of this node, for clients fetching from the nearest replica (KIP-392); empty = no rack")
 	fs.Int32Var(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes,
-		"largest Kafka request accepted, in `bytes` (104857600 = 100 MiB)")
+		"largest Kafka request accepted, and the most request memory one connection holds in flight, in `bytes` (104857600 = 100 MiB)")
 	fs.BoolVar(&c.AutoCreateTopics, "auto-create-topics", c.AutoCreateTopics,
 		"create a topic when a Metadata or Produce request names one that does not exist (--auto-create-topics=false turns it off)")
 	fs.Int32Var(&c.DefaultPartitions, "default-partitions", c.DefaultPartitions,

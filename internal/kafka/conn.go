@@ -89,7 +89,7 @@ type slot struct {
 	// replication while their appends keep the connection's order.
 	ordered     chan struct{}
 	orderedOnce sync.Once
-	size        int       // request bytes accounted to the connection
+	size        int       // bytes accounted to the connection: frameFootprint of the request
 	key         int16     // the request's API key, -1 for answers made by the reader
 	start       time.Time // when the request's frame was read
 	out         []byte    // framed response; nil means nothing to write
@@ -212,10 +212,11 @@ func (c *conn) readLoop() {
 		case <-c.closing:
 			return
 		}
-		if !c.takeBytes(len(frame)) {
+		size := frameFootprint(frame)
+		if !c.takeBytes(size) {
 			return
 		}
-		sl := &slot{handled: make(chan struct{}), ordered: make(chan struct{}), size: len(frame), key: req.Key, start: read}
+		sl := &slot{handled: make(chan struct{}), ordered: make(chan struct{}), size: size, key: req.Key, start: read}
 		req.markOrdered = sl.markOrdered
 		req.ClientHost = clientHost(c.remote)
 		if req.Key == 0 {

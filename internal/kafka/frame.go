@@ -85,6 +85,12 @@ func newFrame(size int) []byte {
 	return make([]byte, size, 1<<k)
 }
 
+// frameFootprint is the memory a request's frame holds until it is released: its
+// capacity, which for a pooled frame is the size rounded up to a power of two. The
+// connection's bound on requests in flight counts this, not the frame's length, so that
+// the bound holds for the memory and not only for the bytes read.
+func frameFootprint(frame []byte) int { return cap(frame) }
+
 // releaseFrame returns a frame from newFrame to its pool. Nothing may use b afterwards.
 func releaseFrame(b []byte) {
 	c := cap(b)

@@ -19,6 +19,15 @@ func TestFramePool(t *testing.T) {
 		if c := cap(b); pooled && (c < size || c&(c-1) != 0 || c >= 2*size) {
 			t.Fatalf("newFrame(%d) has capacity %d, want the next power of two", size, c)
 		}
+		// The connection accounts what the frame holds: all of a pooled frame's
+		// capacity, exactly the size of any other.
+		want := size
+		if pooled {
+			want = 1 << frameClass(size)
+		}
+		if f := frameFootprint(b); f != want {
+			t.Fatalf("frameFootprint(newFrame(%d)) = %d, want %d", size, f, want)
+		}
 		releaseFrame(b)
 	}
 	src := bytes.Repeat([]byte{7}, 100<<10)
