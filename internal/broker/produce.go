@@ -20,30 +20,52 @@ import (
 const maxDecompressionFactor = 64
 
 // Produce implements kafka.Backend. The batches are validated here, on the leader, then
-// replicated. acks=all is answered once they are committed (durable on a majority) and
-// applied; acks=1 once they are durable on this leader, before they commit (a write the
-// leader loses before replicating it is lost, as in Kafka); acks=0 callers drop the
-// answer.
-func (b *Broker) Produce(ctx context.Context, topic string, index int32, records []byte, acks int16, queued func()) (kafka.ProduceResult, error) {
-	fail := func(err error) (kafka.ProduceResult, error) { return kafka.ProduceResult{}, err }
+// submitted to the partition's raft group. acks=all is answered once they are committed
+// (durable on a majority) and applied; acks=1 once they are durable on this leader,
+// before they commit (a write the leader loses before replicating it is lost, as in
+// Kafka); acks=0 callers drop the answer.
+func (b *Broker) Produce(ctx context.Context, topic string, index int32, records []byte, acks int16) kafka.ProduceWait {
+	pending, err := b.submitProduce(topic, index, records, acks)
+	if err != nil {
+		return kafka.ProduceFailed(err)
+	}
+	return func() (kafka.ProduceResult, error) {
+		v, err := pending.Wait(ctx)
+		if err != nil {
+			return kafka.ProduceResult{}, mapReplicationErr(err)
+		}
+		res, ok := v.(*partition.ProduceResult)
+		if !ok || res == nil {
+			return kafka.ProduceResult{}, kerr.UnknownServerError
+		}
+		if res.Err != nil {
+			return kafka.ProduceResult{}, res.Err
+		}
+		return kafka.ProduceResult{BaseOffset: res.BaseOffset, LogAppendTime: res.LogAppendTime, LogStartOffset: res.LogStartOffset}, nil
+	}
+}
+
+// submitProduce checks a produce (acks, leadership, the batches, min.insync.replicas for
+// acks=all) and submits a copy of its batches to the partition's raft group.
+func (b *Broker) submitProduce(topic string, index int32, records []byte, acks int16) (*replication.Pending, error) {
 	if acks != 0 && acks != 1 && acks != -1 {
-		return fail(kerr.InvalidRequiredAcks)
+		return nil, kerr.InvalidRequiredAcks
 	}
 	t, r, err := b.localPartition(topic, index)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if leader, _, _ := b.host.Leader(r.group); leader != uint64(b.cfg.NodeID) {
-		return fail(kerr.NotLeaderForPartition)
+		return nil, kerr.NotLeaderForPartition
 	}
 	maxBytes := cluster.EffectiveInt(t.Configs, "max.message.bytes", b.cfg.Defaults)
 	if err := validateProduce(records, maxBytes); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if acks == -1 {
 		minISR := cluster.EffectiveInt(t.Configs, "min.insync.replicas", b.cfg.Defaults)
 		if isr := len(b.isr(r.group, t.Partitions[index].Replicas)); int64(isr) < minISR {
-			return fail(fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, isr, minISR))
+			return nil, fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, isr, minISR)
 		}
 	}
 	appendTime := int64(-1)
@@ -56,21 +78,9 @@ func (b *Broker) Produce(ctx context.Context, topic string, index int32, records
 	}
 	pending, err := submit(r.group, partition.EncodeProduce(replication.HeaderRoom, records, appendTime))
 	if err != nil {
-		return fail(mapReplicationErr(err))
+		return nil, mapReplicationErr(err)
 	}
-	queued()
-	v, err := pending.Wait(ctx)
-	if err != nil {
-		return fail(mapReplicationErr(err))
-	}
-	res, ok := v.(*partition.ProduceResult)
-	if !ok || res == nil {
-		return fail(kerr.UnknownServerError)
-	}
-	if res.Err != nil {
-		return fail(res.Err)
-	}
-	return kafka.ProduceResult{BaseOffset: res.BaseOffset, LogAppendTime: res.LogAppendTime, LogStartOffset: res.LogStartOffset}, nil
+	return pending, nil
 }
 
 // validateProduce checks every batch of a produce: whole v2 batches, CRC, record

@@ -7,9 +7,11 @@ package kafka
 //     partition without writing.
 //   - A non-null TransactionalID answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
 //     partition: transactions are not supported.
-//   - Each partition is written with Backend.Produce (concurrently when the request has
-//     more than one), under a ctx bounded by TimeoutMillis when it is positive. The
-//     Backend validates the batches and applies acks.
+//   - Each partition's write is queued with Backend.Produce, in request order, from the
+//     handler's goroutine, under a ctx bounded by TimeoutMillis when it is positive; the
+//     Backend validates the batches and applies acks. Once all are queued the next
+//     request on the connection may start (its writes are appended after these); then
+//     the handler waits for every partition's outcome, the writes replicating together.
 //   - Per partition: error code, base offset, log append time (-1 unless the topic uses
 //     LogAppendTime), log start offset; v8+ also an error message. On error base offset,
 //     log append time and log start offset are -1.
@@ -22,8 +24,6 @@ package kafka
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -81,31 +81,16 @@ func handleProduce(ctx context.Context, s *Server, r *Request) (kmsg.Response, e
 
 	pctx, cancel := withRequestTimeout(ctx, req.TimeoutMillis)
 	defer cancel()
-	// Once every partition's write is queued, the next Produce on the connection may
-	// start: its writes are appended after these, and both replicate together.
-	var unqueued atomic.Int32
-	unqueued.Store(int32(len(jobs)))
-	run := func(j job) {
-		var once sync.Once
-		queued := func() {
-			once.Do(func() {
-				if unqueued.Add(-1) == 0 && r.markOrdered != nil {
-					r.markOrdered()
-				}
-			})
-		}
-		res, err := s.backend.Produce(pctx, j.topic, j.rp.Partition, j.rp.Records, req.Acks, queued)
-		queued()
-		setProduceResult(req.Version, j.out, res, err)
+	waits := make([]ProduceWait, len(jobs))
+	for i, j := range jobs {
+		waits[i] = s.backend.Produce(pctx, j.topic, j.rp.Partition, j.rp.Records, req.Acks)
 	}
-	if len(jobs) == 1 {
-		run(jobs[0])
-	} else {
-		var wg sync.WaitGroup
-		for _, j := range jobs {
-			wg.Go(func() { run(j) })
-		}
-		wg.Wait()
+	if r.markOrdered != nil {
+		r.markOrdered()
+	}
+	for i, j := range jobs {
+		res, err := waits[i]()
+		setProduceResult(req.Version, j.out, res, err)
 	}
 
 	if req.Acks == 0 {

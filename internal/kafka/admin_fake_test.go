@@ -274,8 +274,8 @@ func (b *adminFakeBackend) AlterConfigs(_ context.Context, resourceType int8, na
 	return nil
 }
 
-func (b *adminFakeBackend) Produce(context.Context, string, int32, []byte, int16, func()) (ProduceResult, error) {
-	return ProduceResult{}, kerr.UnknownTopicOrPartition
+func (b *adminFakeBackend) Produce(context.Context, string, int32, []byte, int16) ProduceWait {
+	return ProduceFailed(kerr.UnknownTopicOrPartition)
 }
 
 func (b *adminFakeBackend) Fetch(FetchPartition) (FetchResult, error) {

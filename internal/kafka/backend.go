@@ -46,20 +46,19 @@ type Backend interface {
 	// the given set replaces all non-default configs (Kafka's AlterConfigs semantics).
 	AlterConfigs(ctx context.Context, resourceType int8, name string, ops []ConfigOp, incremental, validateOnly bool) error
 
-	// Produce appends the batches in records (one or more v2 record batches, as sent by
-	// the client) to a partition and returns once the write is as durable as acks asks:
-	// 0 and 1 and -1 as Kafka's (for acks=0 the caller still calls Produce and drops the
-	// answer). Errors: UnknownTopicOrPartition, NotLeaderForPartition, CorruptMessage,
-	// MessageTooLarge, RecordListTooLarge, InvalidRecord, OutOfOrderSequenceNumber,
-	// DuplicateSequenceNumber, InvalidProducerEpoch, InvalidTimestamp,
-	// NotEnoughReplicas, RequestTimedOut, InvalidRequiredAcks.
-	//
-	// queued (never nil) is called at most once, as soon as the write has its place in
-	// the partition's order: a Produce to the same partition started after queued is
-	// appended after this one. Produce may return without calling it.
+	// Produce validates the batches in records (one or more v2 record batches, as sent by
+	// the client) and queues their write to a partition, then returns at once: a Produce
+	// to the same partition started after it returns is appended after this one. The
+	// returned wait blocks until the write is as durable as acks asks, 0 and 1 and -1 as
+	// Kafka's (for acks=0 the caller still waits and drops the answer), or ctx ends, and
+	// gives the outcome. Errors: UnknownTopicOrPartition, NotLeaderForPartition,
+	// CorruptMessage, MessageTooLarge, RecordListTooLarge, InvalidRecord,
+	// OutOfOrderSequenceNumber, DuplicateSequenceNumber, InvalidProducerEpoch,
+	// InvalidTimestamp, NotEnoughReplicas, RequestTimedOut, InvalidRequiredAcks. A write
+	// refused before it was queued has a wait that returns its error at once.
 	//
 	// records is only valid until Produce returns: the connection reuses its memory.
-	Produce(ctx context.Context, topic string, partition int32, records []byte, acks int16, queued func()) (ProduceResult, error)
+	Produce(ctx context.Context, topic string, partition int32, records []byte, acks int16) ProduceWait
 
 	// Fetch reads whole stored batches from offset on, at most maxBytes of them, except that
 	// the first batch is returned whole even if larger (Kafka's rule). It never blocks.
@@ -146,6 +145,14 @@ type ConfigOp struct {
 	Name  string
 	Value *string
 	Op    int8
+}
+
+// ProduceWait waits for the outcome of a write queued by Backend.Produce. Call it once.
+type ProduceWait func() (ProduceResult, error)
+
+// ProduceFailed is the wait of a write refused before it was queued.
+func ProduceFailed(err error) ProduceWait {
+	return func() (ProduceResult, error) { return ProduceResult{}, err }
 }
 
 // ProduceResult answers one partition of a Produce.

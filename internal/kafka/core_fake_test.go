@@ -167,7 +167,13 @@ func (f *coreFake) TopicNameByID(id [16]byte) (string, bool) {
 	return n, ok
 }
 
-func (f *coreFake) Produce(_ context.Context, topic string, partition int32, records []byte, _ int16, _ func()) (ProduceResult, error) {
+func (f *coreFake) Produce(_ context.Context, topic string, partition int32, records []byte, _ int16) ProduceWait {
+	res, err := f.append(topic, partition, records)
+	return func() (ProduceResult, error) { return res, err }
+}
+
+// append stores the batches at once, as the fake's Produce does before it returns.
+func (f *coreFake) append(topic string, partition int32, records []byte) (ProduceResult, error) {
 	f.mu.Lock()
 	p, err := f.part(topic, partition)
 	if err != nil {

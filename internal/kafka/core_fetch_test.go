@@ -47,7 +47,6 @@ func fetchParts(resp *kmsg.FetchResponse) map[int32]kmsg.FetchResponseTopicParti
 func TestCoreFetchSessionsRaw(t *testing.T) {
 	srv, f, addr := startCore(t, Config{})
 	f.createTopic("fs", 2)
-	ctx := testCtx(t)
 	c := rawDial(t, addr)
 
 	req := fetchReq(12, "fs", [16]byte{}, map[int32]int64{0: 0, 1: 0})
@@ -66,7 +65,7 @@ func TestCoreFetchSessionsRaw(t *testing.T) {
 	}
 
 	// New data on partition 1 only.
-	if _, err := f.Produce(ctx, "fs", 1, makeBatch("x"), -1, func() {}); err != nil {
+	if _, err := f.append("fs", 1, makeBatch("x")); err != nil {
 		t.Fatal(err)
 	}
 	inc.SessionEpoch = 2
@@ -77,7 +76,7 @@ func TestCoreFetchSessionsRaw(t *testing.T) {
 	}
 
 	// Forget partition 1, move partition 0: only partition 0 may show up.
-	if _, err := f.Produce(ctx, "fs", 1, makeBatch("y"), -1, func() {}); err != nil {
+	if _, err := f.append("fs", 1, makeBatch("y")); err != nil {
 		t.Fatal(err)
 	}
 	inc = fetchReq(12, "fs", [16]byte{}, map[int32]int64{0: 0})
@@ -127,10 +126,9 @@ func TestCoreFetchSessionCacheEvicts(t *testing.T) {
 func TestCoreFetchMaxBytes(t *testing.T) {
 	_, f, addr := startCore(t, Config{})
 	f.createTopic("mb", 2)
-	ctx := testCtx(t)
 	for p := range int32(2) {
 		for range 2 {
-			if _, err := f.Produce(ctx, "mb", p, makeBatch("0123456789"), -1, func() {}); err != nil {
+			if _, err := f.append("mb", p, makeBatch("0123456789")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -162,8 +160,7 @@ func TestCoreFetchMaxBytes(t *testing.T) {
 func TestCoreFetchTopicIDsAndErrors(t *testing.T) {
 	_, f, addr := startCore(t, Config{})
 	f.createTopic("ids", 1)
-	ctx := testCtx(t)
-	if _, err := f.Produce(ctx, "ids", 0, makeBatch("a"), -1, func() {}); err != nil {
+	if _, err := f.append("ids", 0, makeBatch("a")); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()

@@ -313,8 +313,7 @@ func TestCoreMetadataVersions(t *testing.T) {
 func TestCoreListOffsetsAndInitProducerIDRaw(t *testing.T) {
 	_, f, addr := startCore(t, Config{})
 	f.createTopic("l", 1)
-	ctx := testCtx(t)
-	if _, err := f.Produce(ctx, "l", 0, makeBatch("a", "b", "c"), -1, func() {}); err != nil {
+	if _, err := f.append("l", 0, makeBatch("a", "b", "c")); err != nil {
 		t.Fatal(err)
 	}
 	c := rawDial(t, addr)
