@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetCommit (key 8): v0-v8.
+// OffsetCommit (key 8): v0-v9.
 //
 // Behaviour: Backend.Groups().CommitOffsets stores the offsets in __consumer_offsets and
 // the answer comes once they are committed there. v0 (no generation or member id) commits
@@ -9,8 +9,10 @@ package kafka
 // partition commit timestamp and the v2-v4 retention time are ignored: the commit time
 // is the coordinator's clock and retention is the broker's (offsets.retention.minutes).
 // Leader epochs from v6. Group-level failures (NOT_COORDINATOR, ILLEGAL_GENERATION, ...)
-// are answered on every partition. Throttle is 0. v9 (KIP-848 member epochs) and v10
-// (topic ids) are not served.
+// are answered on every partition. Throttle is 0. A member of a consumer-protocol group
+// (KIP-848) commits with its member epoch in the generation field, on every version; v9,
+// the version Kafka requires of such members, has the same fields as v8. v10 (topic ids)
+// is not served.
 
 import (
 	"context"
@@ -19,7 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(8, 0, 8, handleOffsetCommit) }
+func init() { register(8, 0, 9, handleOffsetCommit) }
 
 func handleOffsetCommit(ctx context.Context, s *Server, r *Request) (kmsg.Response, error) {
 	req, err := requestBody[*kmsg.OffsetCommitRequest](r)

@@ -200,6 +200,61 @@ func TestConsumerGroupCodesAreKafkas(t *testing.T) {
 	}
 }
 
+// TestConsumerGroupOffsetCommitV9: a member of a consumer-protocol group commits with
+// OffsetCommit v9 (the version Kafka requires of such members), its member epoch in the
+// generation field: its current epoch commits; a newer one is STALE_MEMBER_EPOCH; an
+// unknown member is UNKNOWN_MEMBER_ID, and neither moves the committed offsets.
+func TestConsumerGroupOffsetCommitV9(t *testing.T) {
+	s, f, _ := startCore(t, Config{})
+	f.createTopic("ct", 2)
+	f.setGroups(newConsumerGroups(f, group.NewMemStore(group.DefaultPartitions)))
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Version, hb.Group, hb.MemberID, hb.MemberEpoch = 1, "cg9", "m1", 0
+	hb.RebalanceTimeoutMillis, hb.SubscribedTopicNames = 30000, []string{"ct"}
+	joined := adminCall[*kmsg.ConsumerGroupHeartbeatResponse](t, s, hb)
+	if joined.ErrorCode != 0 || joined.MemberEpoch != 1 || joined.Assignment == nil || len(joined.Assignment.Topics) != 1 {
+		t.Fatalf("join: %+v", joined)
+	}
+	commit := func(member string, epoch int32, offset int64) []int16 {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version, req.Group, req.MemberID, req.Generation = 9, "cg9", member, epoch
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "ct"
+		for p := range int32(2) {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = p, offset
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		var codes []int16
+		for _, p := range adminCall[*kmsg.OffsetCommitResponse](t, s, req).Topics[0].Partitions {
+			codes = append(codes, p.ErrorCode)
+		}
+		return codes
+	}
+	if got := commit("m1", 1, 7); fmt.Sprint(got) != "[0 0]" {
+		t.Fatalf("commit at the member's epoch: %v", got)
+	}
+	if got, want := commit("m1", 5, 8), kerr.StaleMemberEpoch.Code; got[0] != want || got[1] != want {
+		t.Fatalf("commit at a newer epoch: %v, want %d", got, want)
+	}
+	if got, want := commit("nobody", 1, 9), kerr.UnknownMemberID.Code; got[0] != want || got[1] != want {
+		t.Fatalf("commit by an unknown member: %v, want %d", got, want)
+	}
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 8, ""
+	fetch.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "cg9", Topics: []kmsg.OffsetFetchRequestGroupTopic{{Topic: "ct", Partitions: []int32{0, 1}}}}}
+	r := adminCall[*kmsg.OffsetFetchResponse](t, s, fetch)
+	if len(r.Groups) != 1 || len(r.Groups[0].Topics) != 1 {
+		t.Fatalf("offset fetch: %+v", r)
+	}
+	for _, p := range r.Groups[0].Topics[0].Partitions {
+		if p.ErrorCode != 0 || p.Offset != 7 {
+			t.Fatalf("committed offsets after the refused commits: %+v", r.Groups[0].Topics[0].Partitions)
+		}
+	}
+}
+
 // TestConsumerGroupHeartbeatVersions checks v0 and v1 through the handler: v0 gets a
 // member id from the coordinator, v1 must bring one; a regex is not supported; without
 // topic metadata the protocol is off.
