@@ -219,6 +219,21 @@ func (g *group) consumerAssignment(tps tpset) []ConsumerTopicPartitions {
 	return out
 }
 
+// checkFetchMember validates the member of an OffsetFetch (see FetchOffsetsAs).
+func (g *group) checkFetchMember(member FetchMember) int16 {
+	if g.consumer == nil || member.Epoch < 0 {
+		return ErrNone
+	}
+	m := g.consumer.members[member.ID]
+	if m == nil || m.leftStatic {
+		return ErrUnknownMemberID
+	}
+	if member.Epoch != m.epoch {
+		return ErrStaleMemberEpoch
+	}
+	return ErrNone
+}
+
 // checkConsumerCommit validates an OffsetCommit for a consumer group.
 func (g *group) checkConsumerCommit(req CommitRequest) int16 {
 	cg := g.consumer

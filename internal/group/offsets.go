@@ -101,10 +101,28 @@ func (g *group) checkCommit(req CommitRequest) int16 {
 	}
 }
 
+// FetchMember is who fetches offsets (OffsetFetch v9+): a member of a consumer-protocol
+// group (KIP-848) with its member epoch, or, with a negative Epoch, an admin client or a
+// consumer outside such a group, which is not checked.
+type FetchMember struct {
+	ID    string
+	Epoch int32
+}
+
+// NoFetchMember is a fetch by an admin client or a classic consumer.
+var NoFetchMember = FetchMember{Epoch: -1}
+
 // FetchOffsets handles one group of an OffsetFetch: the committed offsets of the given
 // partitions (Offset -1 where none), or of every partition with an offset when topics is
 // nil. The code is the group-level error.
-func (c *Coordinator) FetchOffsets(_ context.Context, groupID string, topics []TopicPartition, all bool) (int16, []FetchedOffset) {
+func (c *Coordinator) FetchOffsets(ctx context.Context, groupID string, topics []TopicPartition, all bool) (int16, []FetchedOffset) {
+	return c.FetchOffsetsAs(ctx, groupID, NoFetchMember, topics, all)
+}
+
+// FetchOffsetsAs is FetchOffsets for a fetch by member. In a consumer-protocol group a
+// member (Epoch >= 0) the group does not have is UNKNOWN_MEMBER_ID, and one at another
+// epoch than the group's STALE_MEMBER_EPOCH, as in Kafka; classic groups do not check.
+func (c *Coordinator) FetchOffsetsAs(_ context.Context, groupID string, member FetchMember, topics []TopicPartition, all bool) (int16, []FetchedOffset) {
 	l, code := c.lockGroup(groupID, false, false)
 	if code != ErrNone {
 		return code, nil
@@ -112,6 +130,9 @@ func (c *Coordinator) FetchOffsets(_ context.Context, groupID string, topics []T
 	var offsets map[TopicPartition]OffsetValue
 	if l.g != nil {
 		defer l.unlock()
+		if code := l.g.checkFetchMember(member); code != ErrNone {
+			return code, nil
+		}
 		offsets = l.g.offsets
 	}
 	var out []FetchedOffset

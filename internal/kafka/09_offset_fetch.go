@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetFetch (key 9): v0-v8.
+// OffsetFetch (key 9): v0-v9.
 //
 // Behaviour: Backend.Groups().FetchOffsets reads the committed offsets. A partition
 // without a committed offset (or of a group that does not exist) is offset -1, leader
@@ -9,7 +9,10 @@ package kafka
 // COORDINATOR_LOAD_IN_PROGRESS, ...) are the top-level error code from v2 and every
 // partition's error code on v0/v1. v8 fetches several groups at once, each with its own
 // error code. RequireStable (v7+) needs no waiting: there are no transactional offsets.
-// Throttle is 0. v9 (KIP-848 member epochs) and v10 (topic ids) are not served.
+// Throttle is 0. v9 names the fetching member of a KIP-848 group with its member epoch: an
+// unknown member is UNKNOWN_MEMBER_ID and another epoch than the group's
+// STALE_MEMBER_EPOCH, as the group's error (a member epoch of -1, an admin client, is not
+// checked; classic groups never are). v10 (topic ids) is not served.
 
 import (
 	"context"
@@ -18,11 +21,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(9, 0, 8, handleOffsetFetch) }
+func init() { register(9, 0, 9, handleOffsetFetch) }
 
 // offsetFetchGroup is one group's part of the request.
 type offsetFetchGroup struct {
 	id     string
+	member group.FetchMember
 	all    bool // every partition with an offset
 	topics []kmsg.OffsetFetchRequestTopic
 }
@@ -39,7 +43,7 @@ func fetchedGroup(ctx context.Context, s *Server, g offsetFetchGroup) (int16, []
 			tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
 		}
 	}
-	return c.FetchOffsets(ctx, g.id, tps, g.all)
+	return c.FetchOffsetsAs(ctx, g.id, g.member, tps, g.all)
 }
 
 func handleOffsetFetch(ctx context.Context, s *Server, r *Request) (kmsg.Response, error) {
@@ -50,7 +54,13 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *Request) (kmsg.Respons
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
-			g := offsetFetchGroup{id: rg.Group, all: rg.Topics == nil}
+			g := offsetFetchGroup{id: rg.Group, member: group.NoFetchMember, all: rg.Topics == nil}
+			if req.Version >= 9 {
+				g.member.Epoch = rg.MemberEpoch
+				if rg.MemberID != nil {
+					g.member.ID = *rg.MemberID
+				}
+			}
 			for _, t := range rg.Topics {
 				g.topics = append(g.topics, kmsg.OffsetFetchRequestTopic{Topic: t.Topic, Partitions: t.Partitions})
 			}
@@ -75,7 +85,7 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *Request) (kmsg.Respons
 		return resp, nil
 	}
 
-	g := offsetFetchGroup{id: req.Group, all: req.Version >= 2 && req.Topics == nil, topics: req.Topics}
+	g := offsetFetchGroup{id: req.Group, member: group.NoFetchMember, all: req.Version >= 2 && req.Topics == nil, topics: req.Topics}
 	code, offs := fetchedGroup(ctx, s, g)
 	if req.Version >= 2 {
 		resp.ErrorCode = code

@@ -200,11 +200,12 @@ func TestConsumerGroupCodesAreKafkas(t *testing.T) {
 	}
 }
 
-// TestConsumerGroupOffsetCommitV9: a member of a consumer-protocol group commits with
+// TestConsumerGroupOffsetsV9: a member of a consumer-protocol group commits with
 // OffsetCommit v9 (the version Kafka requires of such members), its member epoch in the
 // generation field: its current epoch commits; a newer one is STALE_MEMBER_EPOCH; an
-// unknown member is UNKNOWN_MEMBER_ID, and neither moves the committed offsets.
-func TestConsumerGroupOffsetCommitV9(t *testing.T) {
+// unknown member is UNKNOWN_MEMBER_ID, and neither moves the committed offsets. OffsetFetch
+// v9 checks the fetching member the same way, and not a fetch with member epoch -1.
+func TestConsumerGroupOffsetsV9(t *testing.T) {
 	s, f, _ := startCore(t, Config{})
 	f.createTopic("ct", 2)
 	f.setGroups(newConsumerGroups(f, group.NewMemStore(group.DefaultPartitions)))
@@ -241,17 +242,35 @@ func TestConsumerGroupOffsetCommitV9(t *testing.T) {
 	if got, want := commit("nobody", 1, 9), kerr.UnknownMemberID.Code; got[0] != want || got[1] != want {
 		t.Fatalf("commit by an unknown member: %v, want %d", got, want)
 	}
-	fetch := kmsg.NewPtrOffsetFetchRequest()
-	fetch.Version, fetch.Group = 8, ""
-	fetch.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "cg9", Topics: []kmsg.OffsetFetchRequestGroupTopic{{Topic: "ct", Partitions: []int32{0, 1}}}}}
-	r := adminCall[*kmsg.OffsetFetchResponse](t, s, fetch)
-	if len(r.Groups) != 1 || len(r.Groups[0].Topics) != 1 {
-		t.Fatalf("offset fetch: %+v", r)
-	}
-	for _, p := range r.Groups[0].Topics[0].Partitions {
-		if p.ErrorCode != 0 || p.Offset != 7 {
-			t.Fatalf("committed offsets after the refused commits: %+v", r.Groups[0].Topics[0].Partitions)
+	fetch := func(member *string, epoch int32) kmsg.OffsetFetchResponseGroup {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = 9
+		g := kmsg.NewOffsetFetchRequestGroup()
+		g.Group, g.MemberID, g.MemberEpoch = "cg9", member, epoch
+		g.Topics = []kmsg.OffsetFetchRequestGroupTopic{{Topic: "ct", Partitions: []int32{0, 1}}}
+		req.Groups = []kmsg.OffsetFetchRequestGroup{g}
+		r := adminCall[*kmsg.OffsetFetchResponse](t, s, req)
+		if len(r.Groups) != 1 {
+			t.Fatalf("offset fetch: %+v", r)
 		}
+		return r.Groups[0]
+	}
+	m1, nobody := "m1", "nobody"
+	for _, g := range []kmsg.OffsetFetchResponseGroup{fetch(&m1, 1), fetch(nil, -1)} {
+		if g.ErrorCode != 0 || len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 2 {
+			t.Fatalf("offset fetch: %+v", g)
+		}
+		for _, p := range g.Topics[0].Partitions {
+			if p.ErrorCode != 0 || p.Offset != 7 {
+				t.Fatalf("committed offsets after the refused commits: %+v", g.Topics[0].Partitions)
+			}
+		}
+	}
+	if g := fetch(&m1, 5); g.ErrorCode != kerr.StaleMemberEpoch.Code || len(g.Topics) != 0 {
+		t.Fatalf("offset fetch at a newer epoch: %+v", g)
+	}
+	if g := fetch(&nobody, 1); g.ErrorCode != kerr.UnknownMemberID.Code || len(g.Topics) != 0 {
+		t.Fatalf("offset fetch by an unknown member: %+v", g)
 	}
 }
 
