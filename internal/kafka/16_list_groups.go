@@ -1,21 +1,22 @@
 package kafka
 
-// ListGroups (key 16): v0-v4.
+// ListGroups (key 16): v0-v5.
 //
 // Behaviour: Backend.Groups().ListGroups lists the groups this node coordinates (those
-// of the __consumer_offsets partitions it leads), sorted by id, with their protocol type
-// and (v4+) state; v4's StatesFilter keeps only groups in the named states
-// (case-insensitive). The error code is COORDINATOR_LOAD_IN_PROGRESS while a partition is
-// still loading (the others are listed anyway). Throttle is 0. v5 (type filter) is not
-// served.
+// of the __consumer_offsets partitions it leads), sorted by id, with their protocol type,
+// (v4+) state and (v5+) type, "classic" or "consumer" (KIP-848); v4's StatesFilter keeps
+// only groups in the named states and v5's TypesFilter only groups of the named types
+// (both case-insensitive; empty keeps all). The error code is COORDINATOR_LOAD_IN_PROGRESS
+// while a partition is still loading (the others are listed anyway). Throttle is 0.
 
 import (
 	"context"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(16, 0, 4, handleListGroups) }
+func init() { register(16, 0, 5, handleListGroups) }
 
 func handleListGroups(_ context.Context, s *Server, r *Request) (kmsg.Response, error) {
 	req, err := requestBody[*kmsg.ListGroupsRequest](r)
@@ -32,11 +33,20 @@ func handleListGroups(_ context.Context, s *Server, r *Request) (kmsg.Response, 
 	if req.Version >= 4 {
 		states = req.StatesFilter
 	}
+	types := map[string]bool{}
+	if req.Version >= 5 {
+		for _, t := range req.TypesFilter {
+			types[strings.ToLower(t)] = true
+		}
+	}
 	code, groups := c.ListGroups(states)
 	resp.ErrorCode = code
 	for _, g := range groups {
+		if len(types) > 0 && !types[g.Type] {
+			continue
+		}
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState = g.Group, g.ProtocolType, g.State
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State, g.Type
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return resp, nil

@@ -121,7 +121,7 @@ func testConsumerGroupFranz848(t *testing.T, balancer kgo.GroupBalancer, assigno
 	}
 	adm := kadm.NewClient(coreClient(t, addr))
 	listed, err := adm.ListGroups(testCtx(t))
-	if err != nil || listed[groupID].ProtocolType != "consumer" || listed[groupID].State != "Stable" {
+	if err != nil || listed[groupID].ProtocolType != "consumer" || listed[groupID].State != "Stable" || listed[groupID].GroupType != "consumer" {
 		t.Fatalf("list groups: %+v %v", listed, err)
 	}
 
@@ -200,12 +200,15 @@ func TestConsumerGroupCodesAreKafkas(t *testing.T) {
 	}
 }
 
-// TestConsumerGroupOffsetsV9: a member of a consumer-protocol group commits with
+// TestConsumerGroupClassicAPIs: the classic group APIs at the versions that know about
+// consumer-protocol groups. A member of such a group commits with
 // OffsetCommit v9 (the version Kafka requires of such members), its member epoch in the
 // generation field: its current epoch commits; a newer one is STALE_MEMBER_EPOCH; an
 // unknown member is UNKNOWN_MEMBER_ID, and neither moves the committed offsets. OffsetFetch
 // v9 checks the fetching member the same way, and not a fetch with member epoch -1.
-func TestConsumerGroupOffsetsV9(t *testing.T) {
+// DescribeGroups describes classic groups only: the group is Dead before v6 and
+// GROUP_ID_NOT_FOUND, with a message, from v6.
+func TestConsumerGroupClassicAPIs(t *testing.T) {
 	s, f, _ := startCore(t, Config{})
 	f.createTopic("ct", 2)
 	f.setGroups(newConsumerGroups(f, group.NewMemStore(group.DefaultPartitions)))
@@ -271,6 +274,15 @@ func TestConsumerGroupOffsetsV9(t *testing.T) {
 	}
 	if g := fetch(&nobody, 1); g.ErrorCode != kerr.UnknownMemberID.Code || len(g.Topics) != 0 {
 		t.Fatalf("offset fetch by an unknown member: %+v", g)
+	}
+	for _, v := range []int16{5, 6} {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Version, req.Groups = v, []string{"cg9"}
+		d := adminCall[*kmsg.DescribeGroupsResponse](t, s, req).Groups[0]
+		if v < 6 && (d.ErrorCode != 0 || d.State != "Dead" || len(d.Members) != 0) ||
+			v >= 6 && (d.ErrorCode != kerr.GroupIDNotFound.Code || d.ErrorMessage == nil || !strings.Contains(*d.ErrorMessage, "not a classic group")) {
+			t.Fatalf("describe v%d of a consumer-protocol group: %+v", v, d)
+		}
 	}
 }
 

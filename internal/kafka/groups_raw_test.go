@@ -13,7 +13,7 @@ import (
 // and response encoded and decoded at its version (adminCall).
 
 func TestGroupRegistered(t *testing.T) {
-	want := map[int16][2]int16{8: {0, 9}, 9: {0, 9}, 10: {0, 4}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 5}, 16: {0, 4}, 42: {0, 2}, 47: {0, 0}, 68: {0, 1}, 69: {0, 0}}
+	want := map[int16][2]int16{8: {0, 9}, 9: {0, 9}, 10: {0, 4}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 6}, 16: {0, 5}, 42: {0, 2}, 47: {0, 0}, 68: {0, 1}, 69: {0, 0}}
 	for key, vs := range want {
 		a, ok := apis[key]
 		if !ok || a.minVersion != vs[0] || a.maxVersion != vs[1] {
@@ -319,7 +319,7 @@ func TestGroupAdminVersions(t *testing.T) {
 	adminCall[*kmsg.SyncGroupResponse](t, s, sreq)
 	commitAt(t, s, 8, "simple", 10, "t")
 
-	for v := int16(0); v <= 5; v++ {
+	for v := int16(0); v <= 6; v++ {
 		req := kmsg.NewPtrDescribeGroupsRequest()
 		req.Version, req.Groups = v, []string{"active", "simple", "nobody"}
 		r := adminCall[*kmsg.DescribeGroupsResponse](t, s, req)
@@ -330,14 +330,18 @@ func TestGroupAdminVersions(t *testing.T) {
 		if a.State != "Stable" || a.Protocol != "range" || a.ProtocolType != "consumer" || len(a.Members) != 1 || string(a.Members[0].MemberAssignment) != "A" || len(a.Members[0].ProtocolMetadata) == 0 {
 			t.Fatalf("describe v%d active: %+v", v, a)
 		}
-		if sg.State != "Empty" || sg.ProtocolType != "" || len(sg.Members) != 0 || n.State != "Dead" || n.ErrorCode != 0 {
-			t.Fatalf("describe v%d: %+v %+v", v, sg, n)
+		if sg.State != "Empty" || sg.ProtocolType != "" || len(sg.Members) != 0 {
+			t.Fatalf("describe v%d: %+v", v, sg)
+		}
+		// A group that does not exist: Dead before v6, GROUP_ID_NOT_FOUND from v6.
+		if v < 6 && (n.State != "Dead" || n.ErrorCode != 0) || v >= 6 && (n.ErrorCode != kerr.GroupIDNotFound.Code || n.ErrorMessage == nil) {
+			t.Fatalf("describe v%d of an unknown group: %+v", v, n)
 		}
 		if v >= 3 && a.AuthorizedOperations != authorizedOpsUnknown {
 			t.Fatalf("describe v%d authorized operations %d", v, a.AuthorizedOperations)
 		}
 	}
-	for v := int16(0); v <= 4; v++ {
+	for v := int16(0); v <= 5; v++ {
 		req := kmsg.NewPtrListGroupsRequest()
 		req.Version = v
 		r := adminCall[*kmsg.ListGroupsResponse](t, s, req)
@@ -352,6 +356,20 @@ func TestGroupAdminVersions(t *testing.T) {
 			r := adminCall[*kmsg.ListGroupsResponse](t, s, req)
 			if len(r.Groups) != 1 || r.Groups[0].Group != "simple" {
 				t.Fatalf("list v%d filtered: %+v", v, r)
+			}
+			req.StatesFilter = nil
+		}
+		if v >= 5 {
+			if r.Groups[0].GroupType != "classic" || r.Groups[1].GroupType != "classic" {
+				t.Fatalf("list v%d types: %+v", v, r.Groups)
+			}
+			req.TypesFilter = []string{"Consumer"}
+			if r := adminCall[*kmsg.ListGroupsResponse](t, s, req); r.ErrorCode != 0 || len(r.Groups) != 0 {
+				t.Fatalf("list v%d of consumer-protocol groups: %+v", v, r)
+			}
+			req.TypesFilter = []string{"CLASSIC"}
+			if r := adminCall[*kmsg.ListGroupsResponse](t, s, req); len(r.Groups) != 2 {
+				t.Fatalf("list v%d of classic groups: %+v", v, r)
 			}
 		}
 	}
