@@ -112,7 +112,7 @@ func testConsumerGroupFranz848(t *testing.T, balancer kgo.GroupBalancer, assigno
 		t.Fatalf("describe: %+v", d)
 	}
 	for _, m := range d.Members {
-		if m.MemberEpoch != d.Epoch || len(m.Assignment.TopicPartitions) != 1 || len(m.Assignment.TopicPartitions[0].Partitions) != 2 || m.Assignment.TopicPartitions[0].Topic != topic {
+		if m.MemberEpoch != d.Epoch || m.MemberType != 1 || len(m.Assignment.TopicPartitions) != 1 || len(m.Assignment.TopicPartitions[0].Partitions) != 2 || m.Assignment.TopicPartitions[0].Topic != topic {
 			t.Fatalf("describe member: %+v", m)
 		}
 	}

@@ -1,6 +1,6 @@
 package kafka
 
-// ConsumerGroupDescribe (key 69): v0, KIP-848 consumer groups.
+// ConsumerGroupDescribe (key 69): v0-v1, KIP-848 consumer groups.
 //
 // Behaviour: Backend.Groups().DescribeConsumerGroups, one answer per requested group in
 // request order: state (Empty, Assigning, Reconciling, Stable), group epoch, assignment
@@ -8,7 +8,9 @@ package kafka
 // id and host, subscribed topic names and their current and target assignments (topic id,
 // name, partitions). A group that does not exist or is a classic group is
 // GROUP_ID_NOT_FOUND (with an error message); groups this node does not coordinate get
-// NOT_COORDINATOR. Authorized operations are -2147483648 ("not computed"). Throttle is 0.
+// NOT_COORDINATOR. Authorized operations are -2147483648 ("not computed"). v1's member
+// type (KIP-1099) is always 1, a consumer-protocol member: classic members never join a
+// consumer-protocol group here. Throttle is 0.
 
 import (
 	"context"
@@ -17,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(69, 0, 0, handleConsumerGroupDescribe) }
+func init() { register(69, 0, 1, handleConsumerGroupDescribe) }
 
 func handleConsumerGroupDescribe(ctx context.Context, s *Server, r *Request) (kmsg.Response, error) {
 	req, err := requestBody[*kmsg.ConsumerGroupDescribeRequest](r)
@@ -50,6 +52,7 @@ func handleConsumerGroupDescribe(ctx context.Context, s *Server, r *Request) (km
 			rm := kmsg.NewConsumerGroupDescribeResponseGroupMember()
 			rm.MemberID, rm.InstanceID, rm.RackID, rm.MemberEpoch = m.MemberID, m.InstanceID, m.RackID, m.MemberEpoch
 			rm.ClientID, rm.ClientHost = m.ClientID, m.ClientHost
+			rm.MemberType = consumerProtocolMember
 			rm.SubscribedTopics = m.SubscribedTopics
 			if rm.SubscribedTopics == nil {
 				rm.SubscribedTopics = []string{}
@@ -70,3 +73,7 @@ func describeAssignment(tps []group.ConsumerTopicPartitions) kmsg.Assignment {
 	}
 	return a
 }
+
+// consumerProtocolMember is ConsumerGroupDescribe v1's member type of a member that
+// joined with ConsumerGroupHeartbeat (0 would be a classic member, -1 unknown).
+const consumerProtocolMember int8 = 1

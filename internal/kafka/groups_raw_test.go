@@ -13,7 +13,7 @@ import (
 // and response encoded and decoded at its version (adminCall).
 
 func TestGroupRegistered(t *testing.T) {
-	want := map[int16][2]int16{8: {0, 9}, 9: {0, 9}, 10: {0, 4}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 6}, 16: {0, 5}, 42: {0, 2}, 47: {0, 0}, 68: {0, 1}, 69: {0, 0}}
+	want := map[int16][2]int16{8: {0, 9}, 9: {0, 9}, 10: {0, 4}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 6}, 16: {0, 5}, 42: {0, 2}, 47: {0, 0}, 68: {0, 1}, 69: {0, 1}}
 	for key, vs := range want {
 		a, ok := apis[key]
 		if !ok || a.minVersion != vs[0] || a.maxVersion != vs[1] {
