@@ -385,38 +385,7 @@ func TestConsumerGroupFranz848Static(t *testing.T) {
 // member is unknown to the new coordinator, it joins again and keeps consuming from the
 // committed offsets.
 func TestConsumerGroupFranz848Failover(t *testing.T) {
-	_, f, addr := startCore(t, Config{})
-	const topic, groupID, parts = "kft", "kfg", 2
-	f.createTopic(topic, parts)
-	store := group.NewMemStore(group.DefaultPartitions)
-	f.setGroups(newConsumerGroups(f, store))
-	produceValues(t, addr, topic, "a", 10, parts)
-	a := startGroupConsumer(t, addr, "a", groupID, topic, kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer())
-	a.waitFor("the first records", func() bool { return a.seenAll("a", 10) })
-	if err := a.cl.CommitUncommittedOffsets(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	before := committed(t, addr, groupID, topic)
-	old := f.setGroups(newConsumerGroups(f, store))
-	old.Close()
-	if got := committed(t, addr, groupID, topic); fmt.Sprint(got) != fmt.Sprint(before) {
-		t.Fatalf("committed offsets moved across the failover: %v -> %v", before, got)
-	}
-	produceValues(t, addr, topic, "b", 10, parts)
-	a.waitFor("records after the failover", func() bool { return a.seenAll("b", 10) })
-	a.commitAndClose()
-	for p, o := range committed(t, addr, groupID, topic) {
-		if o != 10 {
-			t.Fatalf("partition %d committed at %d, want 10", p, o)
-		}
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for v, n := range a.seen {
-		if n != 1 {
-			t.Errorf("%q polled %d times", v, n)
-		}
-	}
+	testCoordinatorFailover(t, "kft", "kfg", newConsumerGroups, kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer())
 }
 
 // TestConsumerGroupFranz848RegexFallsBack: a regex subscription is not supported by the

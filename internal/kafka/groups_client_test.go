@@ -283,22 +283,31 @@ func testGroupFranz(t *testing.T, balancer kgo.Opt) {
 // same __consumer_offsets log (a failover): the member rediscovers the coordinator and
 // keeps consuming, and the committed offsets do not move back.
 func TestGroupFranzCoordinatorFailover(t *testing.T) {
+	testCoordinatorFailover(t, "ft", "fg", func(_ *coreFake, store *group.MemStore) *group.Coordinator {
+		return newFakeGroupsOn(store)
+	})
+}
+
+// testCoordinatorFailover: a consumer (franz-go with opts) reads and commits, then its
+// coordinator made by newGroups is replaced by a new one on the same store (the old one
+// loses its partitions, the new one loads them): the committed offsets stay, the consumer
+// reads what is produced next, and every record is polled exactly once.
+func testCoordinatorFailover(t *testing.T, topic, groupID string, newGroups func(*coreFake, *group.MemStore) *group.Coordinator, opts ...kgo.Opt) {
 	_, f, addr := startCore(t, Config{})
-	const topic, groupID, parts = "ft", "fg", 2
+	const parts = 2
 	f.createTopic(topic, parts)
 	store := group.NewMemStore(group.DefaultPartitions)
-	f.setGroups(newFakeGroupsOn(store))
+	f.setGroups(newGroups(f, store))
 
 	produceValues(t, addr, topic, "a", 10, parts)
-	a := startGroupConsumer(t, addr, "a", groupID, topic)
+	a := startGroupConsumer(t, addr, "a", groupID, topic, opts...)
 	a.waitFor("the first records", func() bool { return a.seenAll("a", 10) })
 	if err := a.cl.CommitUncommittedOffsets(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	before := committed(t, addr, groupID, topic)
 
-	// Failover: the old coordinator loses its partitions, a new one loads them.
-	old := f.setGroups(newFakeGroupsOn(store))
+	old := f.setGroups(newGroups(f, store))
 	old.Close()
 	if got := committed(t, addr, groupID, topic); !maps.Equal(got, before) {
 		t.Fatalf("committed offsets moved across the failover: %v -> %v", before, got)
