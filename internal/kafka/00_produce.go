@@ -8,8 +8,9 @@ package kafka
 //   - A non-null TransactionalID answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
 //     partition: transactions are not supported.
 //   - Each partition's write is queued with Backend.Produce, in request order, from the
-//     handler's goroutine, under a ctx bounded by TimeoutMillis when it is positive; the
-//     Backend validates the batches and applies acks. Once all are queued the next
+//     handler's goroutine (from one goroutine per partition when the request is 1 MiB or
+//     more and there are several cores), under a ctx bounded by TimeoutMillis when it is
+//     positive; the Backend validates the batches and applies acks. Once all are queued the next
 //     request on the connection may start (its writes are appended after these); then
 //     the handler waits for every partition's outcome, the writes replicating together.
 //   - Per partition: error code, base offset, log append time (-1 unless the topic uses
@@ -24,12 +25,20 @@ package kafka
 
 import (
 	"context"
+	"runtime"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func init() { register(0, 3, 11, handleProduce) }
+
+// parallelProduceBytes is the request size from which a Produce queues its partitions
+// from one goroutine each (validation of megabytes on several cores) instead of from the
+// handler's own goroutine (no waiting for goroutines to be scheduled, which on a busy
+// machine delayed the next pipelined request by up to milliseconds).
+const parallelProduceBytes = 1 << 20
 
 func handleProduce(ctx context.Context, s *Server, r *Request) (kmsg.Response, error) {
 	req, err := requestBody[*kmsg.ProduceRequest](r)
@@ -82,8 +91,22 @@ func handleProduce(ctx context.Context, s *Server, r *Request) (kmsg.Response, e
 	pctx, cancel := withRequestTimeout(ctx, req.TimeoutMillis)
 	defer cancel()
 	waits := make([]ProduceWait, len(jobs))
-	for i, j := range jobs {
+	queue := func(i int) {
+		j := jobs[i]
 		waits[i] = s.backend.Produce(pctx, j.topic, j.rp.Partition, j.rp.Records, req.Acks)
+	}
+	if len(jobs) > 1 && len(r.frame) >= parallelProduceBytes && runtime.GOMAXPROCS(0) > 1 {
+		// Large: validate the partitions' batches on several cores. Their writes go to
+		// different partitions, so the order among them does not matter.
+		var wg sync.WaitGroup
+		for i := range jobs {
+			wg.Go(func() { queue(i) })
+		}
+		wg.Wait()
+	} else {
+		for i := range jobs {
+			queue(i)
+		}
 	}
 	if r.markOrdered != nil {
 		r.markOrdered()

@@ -1,8 +1,10 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -406,6 +408,45 @@ func TestCorePipelinedProducesKeepOrder(t *testing.T) {
 		resp := readResponse(t, c, req, int32(i)).(*kmsg.ProduceResponse)
 		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.BaseOffset != int64(2*i) {
 			t.Fatalf("request %d: %+v", i, p)
+		}
+	}
+}
+
+// A Produce of parallelProduceBytes or more to several partitions queues them from one
+// goroutine each; every partition is stored and answered, and the next pipelined
+// request's writes come after them.
+func TestCoreLargeMultiPartitionProduce(t *testing.T) {
+	_, f, addr := startCore(t, Config{})
+	const parts = 4
+	f.createTopic("big", parts)
+	c := rawDial(t, addr)
+	value := string(bytes.Repeat([]byte("v"), parallelProduceBytes/parts))
+	var reqs []*kmsg.ProduceRequest
+	var buf []byte
+	for i := range 2 {
+		p := kmsg.NewPtrProduceRequest()
+		p.Version, p.Acks, p.TimeoutMillis = 9, -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "big"
+		for part := range int32(parts) {
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition, rp.Records = part, makeBatch(value, fmt.Sprint(i))
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		p.Topics = append(p.Topics, rt)
+		reqs = append(reqs, p)
+		buf = append(buf, encodeRequest(p, int32(i))...)
+	}
+	if len(buf)/2 < parallelProduceBytes {
+		t.Fatalf("requests of %d bytes do not reach the parallel path", len(buf)/2)
+	}
+	rawWrite(t, c, buf)
+	for i, req := range reqs {
+		resp := readResponse(t, c, req, int32(i)).(*kmsg.ProduceResponse)
+		for _, p := range resp.Topics[0].Partitions {
+			if p.ErrorCode != 0 || p.BaseOffset != int64(2*i) {
+				t.Fatalf("request %d partition %d: %+v", i, p.Partition, p)
+			}
 		}
 	}
 }
