@@ -10,9 +10,10 @@ package kafka
 //   - Each partition's write is queued with Backend.Produce, in request order, from the
 //     handler's goroutine (from one goroutine per partition when the request is 1 MiB or
 //     more and there are several cores), under a ctx bounded by TimeoutMillis when it is
-//     positive; the Backend validates the batches and applies acks. Once all are queued the next
-//     request on the connection may start (its writes are appended after these); then
-//     the handler waits for every partition's outcome, the writes replicating together.
+//     positive; the Backend validates the batches and applies acks. Once all are queued,
+//     the next request on the connection may start (its writes are appended after
+//     these); then the handler waits for every partition's outcome, the writes
+//     replicating together.
 //   - Per partition: error code, base offset, log append time (-1 unless the topic uses
 //     LogAppendTime), log start offset; v8+ also an error message. On error base offset,
 //     log append time and log start offset are -1.
