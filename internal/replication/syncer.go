@@ -15,8 +15,10 @@ import (
 // group commit and only then appends the entries to the groups' raft storage and delivers
 // the responses raft attached to them (the node's own acknowledgement, a follower's
 // MsgAppResp, a vote). Meanwhile the worker goes on with the next round, so the
-// acknowledgements of other replicas commit and apply without waiting for this node's
-// sync, and the next writes are stored while the previous sync is in flight.
+// acknowledgements of other replicas commit entries without waiting for this node's sync
+// (this node applies them once its own sync is done: raft hands out only stable entries
+// to apply when storage writes are asynchronous), and the next writes are stored while
+// the previous sync is in flight.
 
 // appendJob is one group's MsgStorageAppend, stored by the worker, waiting for its sync.
 type appendJob struct {
