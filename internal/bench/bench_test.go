@@ -56,7 +56,7 @@ func TestQuickAgainstKfake(t *testing.T) {
 				t.Fatalf("%s consume %d: %+v (produced %d)", tr.Target, size, c, p.Records)
 			}
 			l, ok := tr.Find(Latency, size)
-			if !ok || l.Records < 1 || l.Errors != 0 || l.TargetRate <= 0 {
+			if !ok || l.Records < 1 || l.Errors != 0 || l.TargetRate <= 0 || l.RequestP99 <= 0 || l.RequestP50 > l.RequestP99 {
 				t.Fatalf("%s latency %d: %+v", tr.Target, size, l)
 			}
 		}

@@ -72,8 +72,11 @@ func TestWriteBrokerLatency(t *testing.T) {
 	if w.Len() != 0 {
 		t.Fatalf("wrote %q without broker figures", w.String())
 	}
-	writeBrokerLatency(&w, []Result{{Kind: Latency, Size: 1024, BrokerP50: 1500 * time.Microsecond, BrokerP99: 4 * time.Millisecond}})
-	if !strings.Contains(w.String(), "1 KiB p50 1.50 ms, p99 4.00 ms") {
-		t.Fatalf("got %q", w.String())
+	writeBrokerLatency(&w, []Result{{Kind: Latency, Size: 1024, BrokerP50: 1500 * time.Microsecond, BrokerP99: 4 * time.Millisecond,
+		RequestP50: 2 * time.Millisecond, RequestP99: 6 * time.Millisecond}})
+	got := w.String()
+	if !strings.Contains(got, "as the brokers timed them") || !strings.Contains(got, "1 KiB p50 1.50 ms, p99 4.00 ms") ||
+		!strings.Contains(got, "as the client timed them") || !strings.Contains(got, "1 KiB p50 2.00 ms, p99 6.00 ms") {
+		t.Fatalf("got %q", got)
 	}
 }

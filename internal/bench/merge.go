@@ -49,6 +49,8 @@ func Merge(runs [][]Result) []Result {
 		m.P999 = medianDur(rs, func(r Result) time.Duration { return r.P999 })
 		m.BrokerP50 = medianDur(rs, func(r Result) time.Duration { return r.BrokerP50 })
 		m.BrokerP99 = medianDur(rs, func(r Result) time.Duration { return r.BrokerP99 })
+		m.RequestP50 = medianDur(rs, func(r Result) time.Duration { return r.RequestP50 })
+		m.RequestP99 = medianDur(rs, func(r Result) time.Duration { return r.RequestP99 })
 		for _, r := range rs {
 			m.Max = max(m.Max, r.Max)
 		}

@@ -184,6 +184,9 @@ func summary(r Result) string {
 	if r.Kind != Consume {
 		s += fmt.Sprintf(", p50 %v, p99 %v", fmtDur(r.P50), fmtDur(r.P99))
 	}
+	if r.RequestP99 > 0 {
+		s += fmt.Sprintf(" (requests p50 %v, p99 %v)", fmtDur(r.RequestP50), fmtDur(r.RequestP99))
+	}
 	if r.BrokerP99 > 0 {
 		s += fmt.Sprintf(" (brokers answered Produce in p50 %v, p99 %v)", fmtDur(r.BrokerP50), fmtDur(r.BrokerP99))
 	}

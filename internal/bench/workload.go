@@ -39,6 +39,11 @@ type Result struct {
 	// requests of a latency run, by their own request-duration histograms (0 when the
 	// target does not serve them; see metricsTarget).
 	BrokerP50, BrokerP99 time.Duration
+	// RequestP50 and RequestP99 are how long the client's Produce requests of a latency
+	// run took, from writing each to reading its answer (franz-go's BrokerE2E without the
+	// wait for the connection): the brokers' time plus the network and the client's own
+	// reading, without the records' wait for a request to carry them.
+	RequestP50, RequestP99 time.Duration
 	// FirstErr is the first record error seen, if any.
 	FirstErr error
 	// Runs is how many runs were merged into this result; MinRate and MaxRate are the
@@ -215,7 +220,8 @@ func runProduce(ctx context.Context, cfg Config, bootstrap []string, topic strin
 // after twice that time (or once the machine's available memory falls under minFreeKB);
 // the result then shows an achieved rate below the target rate.
 func runLatency(ctx context.Context, cfg Config, bootstrap []string, topic string, size int, rate float64) (Result, error) {
-	cl, err := kgo.NewClient(append(cfg.clientOpts(bootstrap), kgo.DefaultProduceTopic(topic))...)
+	var requests requestTimer
+	cl, err := kgo.NewClient(append(cfg.clientOpts(bootstrap), kgo.DefaultProduceTopic(topic), kgo.WithHooks(&requests))...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -255,7 +261,19 @@ func runLatency(ctx context.Context, cfg Config, bootstrap []string, topic strin
 	}
 	res := c.result(Latency, size, time.Since(start))
 	res.TargetRate = rate
+	res.RequestP50, res.RequestP99 = requests.hist.quantile(0.50), requests.hist.quantile(0.99)
 	return res, nil
+}
+
+// requestTimer records how long each successful Produce request took from being written
+// to its answer being read (kgo.HookBrokerE2E). The warm-up's requests count too; they
+// are few next to a latency run's.
+type requestTimer struct{ hist hist }
+
+func (r *requestTimer) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if key == 0 && e.Err() == nil {
+		r.hist.add(e.TimeToWrite + e.ReadWait + e.TimeToRead)
+	}
 }
 
 // runConsume reads topic from the start with one consumer until want records arrived
