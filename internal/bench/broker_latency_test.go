@@ -66,13 +66,13 @@ func TestBucketQuantile(t *testing.T) {
 	}
 }
 
-func TestWriteBrokerLatency(t *testing.T) {
+func TestWriteRequestTimes(t *testing.T) {
 	var w bytes.Buffer
-	writeBrokerLatency(&w, []Result{{Kind: Produce, Size: 100}, {Kind: Latency, Size: 1024}})
+	writeRequestTimes(&w, []Result{{Kind: Produce, Size: 100}, {Kind: Latency, Size: 1024}})
 	if w.Len() != 0 {
 		t.Fatalf("wrote %q without broker figures", w.String())
 	}
-	writeBrokerLatency(&w, []Result{{Kind: Latency, Size: 1024, BrokerP50: 1500 * time.Microsecond, BrokerP99: 4 * time.Millisecond,
+	writeRequestTimes(&w, []Result{{Kind: Latency, Size: 1024, BrokerP50: 1500 * time.Microsecond, BrokerP99: 4 * time.Millisecond,
 		RequestP50: 2 * time.Millisecond, RequestP99: 6 * time.Millisecond}})
 	got := w.String()
 	if !strings.Contains(got, "as the brokers timed them") || !strings.Contains(got, "1 KiB p50 1.50 ms, p99 4.00 ms") ||

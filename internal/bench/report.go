@@ -123,7 +123,7 @@ func WriteMarkdown(w io.Writer, m Machine, cfg Config, results []TargetResult, r
 			fmt.Fprintf(w, "| %s | %d | %s | %.1f | %s | %s | %s | %s | %d |\n", name, r.Records, rate, r.MBPerSec(),
 				fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.P999), fmtDur(r.Max), r.Errors)
 		}
-		writeBrokerLatency(w, tr.Results)
+		writeRequestTimes(w, tr.Results)
 		if tr.Err != nil {
 			fmt.Fprintf(w, "\n**Failed:** %s\n", strings.ReplaceAll(tr.Err.Error(), "\n", " "))
 		}
@@ -134,10 +134,10 @@ func WriteMarkdown(w io.Writer, m Machine, cfg Config, results []TargetResult, r
 	}
 }
 
-// writeBrokerLatency adds, under a target's table, how long its Produce requests took
+// writeRequestTimes adds, under a target's table, how long its Produce requests took
 // during the latency runs: as the client timed them, and as its brokers did when they
 // report it.
-func writeBrokerLatency(w io.Writer, rs []Result) {
+func writeRequestTimes(w io.Writer, rs []Result) {
 	var client, brokers []string
 	for _, r := range rs {
 		if r.Kind != Latency {
