@@ -38,14 +38,11 @@ func (c *Coordinator) DescribeGroups(_ context.Context, ids []string) []GroupDes
 }
 
 // ListGroups lists the groups of every loaded partition, sorted by id, keeping only those
-// whose state is in states (case-insensitive; empty: all). The code is
-// COORDINATOR_LOAD_IN_PROGRESS while a partition is still loading (the loaded ones are
-// listed anyway).
-func (c *Coordinator) ListGroups(states []string) (int16, []ListedGroup) {
-	want := map[string]bool{}
-	for _, s := range states {
-		want[strings.ToLower(s)] = true
-	}
+// whose state is in states and whose type ("classic" or "consumer") is in types (both
+// case-insensitive; empty: all). The code is COORDINATOR_LOAD_IN_PROGRESS while a
+// partition is still loading (the loaded ones are listed anyway).
+func (c *Coordinator) ListGroups(states, types []string) (int16, []ListedGroup) {
+	want, wantType := lowerSet(states), lowerSet(types)
 	c.mu.Lock()
 	var shards []*shard
 	for _, s := range c.shards {
@@ -72,7 +69,7 @@ func (c *Coordinator) ListGroups(states []string) (int16, []ListedGroup) {
 			}
 			dead := g.state == stateDead
 			g.mu.Unlock()
-			if dead || (len(want) > 0 && !want[strings.ToLower(lg.State)]) {
+			if dead || (len(want) > 0 && !want[strings.ToLower(lg.State)]) || (len(wantType) > 0 && !wantType[lg.Type]) {
 				continue
 			}
 			out = append(out, lg)
@@ -134,4 +131,13 @@ func sortTPs(tps []TopicPartition) {
 		}
 		return tps[i].Partition < tps[j].Partition
 	})
+}
+
+// lowerSet is the set of the names, lower-cased.
+func lowerSet(names []string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[strings.ToLower(n)] = true
+	}
+	return set
 }

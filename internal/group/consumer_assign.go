@@ -219,7 +219,7 @@ func (g *group) consumerAssignment(tps tpset) []ConsumerTopicPartitions {
 	return out
 }
 
-// checkFetchMember validates the member of an OffsetFetch (see FetchOffsetsAs).
+// checkFetchMember validates the member of an OffsetFetch (see FetchOffsets).
 func (g *group) checkFetchMember(member FetchMember) int16 {
 	if g.consumer == nil || member.Epoch < 0 {
 		return ErrNone

@@ -436,7 +436,7 @@ func TestConsumerValidation(t *testing.T) {
 			t.Errorf("case %d: code %d (%s), want %d", i, r.ErrorCode, r.ErrorMessage, c.code)
 		}
 	}
-	if _, code := h.c.ListGroups(nil); code != nil {
+	if _, code := h.c.ListGroups(nil, nil); code != nil {
 		t.Fatalf("failed joins left groups behind: %+v", code)
 	}
 	// v0: no member id, the coordinator picks one.
@@ -466,7 +466,7 @@ func TestConsumerClassicDoNotMix(t *testing.T) {
 	if code := h.c.Heartbeat(ctx(t), HeartbeatRequest{Group: "g", MemberID: "A", Generation: 1}); code != ErrUnknownMemberID {
 		t.Fatalf("classic heartbeat: %d", code)
 	}
-	_, gs := h.c.ListGroups(nil)
+	_, gs := h.c.ListGroups(nil, nil)
 	if len(gs) != 1 || gs[0].Type != "consumer" || gs[0].State != "Stable" || gs[0].ProtocolType != "consumer" {
 		t.Fatalf("list: %+v", gs)
 	}
@@ -528,7 +528,7 @@ func TestConsumerOffsets(t *testing.T) {
 	if code := commit("B", b.epoch, 1-kept); code != 0 {
 		t.Fatalf("B commit: %d", code)
 	}
-	code, offs := h.c.FetchOffsets(ctx(t), "g", nil, true)
+	code, offs := h.c.FetchOffsets(ctx(t), "g", NoFetchMember, nil, true)
 	if code != 0 || len(offs) != 2 {
 		t.Fatalf("fetch: %d %+v", code, offs)
 	}
@@ -685,7 +685,7 @@ func TestConsumerFailover(t *testing.T) {
 	if fmt.Sprint(sortedTPs(a.owned)) != aOwned || a.epoch != epoch+1 || b.epoch != epoch+1 {
 		t.Fatalf("after failover: A %v@%d (had %s) B %v@%d", sortedTPs(a.owned), a.epoch, aOwned, sortedTPs(b.owned), b.epoch)
 	}
-	_, offs := h.c.FetchOffsets(ctx(t), "g", []TopicPartition{{"t", 0}}, false)
+	_, offs := h.c.FetchOffsets(ctx(t), "g", NoFetchMember, []TopicPartition{{"t", 0}}, false)
 	if offs[0].Offset != 43 {
 		t.Fatalf("offsets after failover: %+v", offs)
 	}

@@ -112,17 +112,12 @@ type FetchMember struct {
 // NoFetchMember is a fetch by an admin client or a classic consumer.
 var NoFetchMember = FetchMember{Epoch: -1}
 
-// FetchOffsets handles one group of an OffsetFetch: the committed offsets of the given
-// partitions (Offset -1 where none), or of every partition with an offset when topics is
-// nil. The code is the group-level error.
-func (c *Coordinator) FetchOffsets(ctx context.Context, groupID string, topics []TopicPartition, all bool) (int16, []FetchedOffset) {
-	return c.FetchOffsetsAs(ctx, groupID, NoFetchMember, topics, all)
-}
-
-// FetchOffsetsAs is FetchOffsets for a fetch by member. In a consumer-protocol group a
-// member (Epoch >= 0) the group does not have is UNKNOWN_MEMBER_ID, and one at another
-// epoch than the group's STALE_MEMBER_EPOCH, as in Kafka; classic groups do not check.
-func (c *Coordinator) FetchOffsetsAs(_ context.Context, groupID string, member FetchMember, topics []TopicPartition, all bool) (int16, []FetchedOffset) {
+// FetchOffsets handles one group of an OffsetFetch by member: the committed offsets of
+// the given partitions (Offset -1 where none), or of every partition with an offset when
+// topics is nil. The code is the group-level error. In a consumer-protocol group a member
+// (Epoch >= 0) the group does not have is UNKNOWN_MEMBER_ID, and one at another epoch
+// than the group's STALE_MEMBER_EPOCH, as in Kafka; classic groups do not check.
+func (c *Coordinator) FetchOffsets(_ context.Context, groupID string, member FetchMember, topics []TopicPartition, all bool) (int16, []FetchedOffset) {
 	l, code := c.lockGroup(groupID, false, false)
 	if code != ErrNone {
 		return code, nil

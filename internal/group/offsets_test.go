@@ -21,7 +21,7 @@ func off(topic string, p int32, o int64) CommitOffset {
 
 func (h *harness) fetch(group string, tps ...TopicPartition) map[TopicPartition]int64 {
 	h.t.Helper()
-	code, got := h.c.FetchOffsets(ctx(h.t), group, tps, tps == nil)
+	code, got := h.c.FetchOffsets(ctx(h.t), group, NoFetchMember, tps, tps == nil)
 	if code != 0 {
 		h.t.Fatalf("fetch %s: code %d", group, code)
 	}
@@ -42,7 +42,7 @@ func TestSimpleConsumerCommits(t *testing.T) {
 	if got[TopicPartition{"t", 0}] != 10 || got[TopicPartition{"t", 1}] != 20 || got[TopicPartition{"t", 2}] != -1 {
 		t.Fatalf("fetch: %v", got)
 	}
-	_, all := h.c.FetchOffsets(ctx(t), "simple", nil, true)
+	_, all := h.c.FetchOffsets(ctx(t), "simple", NoFetchMember, nil, true)
 	if len(all) != 2 || all[0].Metadata != "md-10" || all[0].LeaderEpoch != 3 {
 		t.Fatalf("fetch all: %+v", all)
 	}
@@ -114,7 +114,7 @@ func TestOffsetsSurviveUnloadLoad(t *testing.T) {
 	if code := h.c.Heartbeat(ctx(t), HeartbeatRequest{Group: "g", MemberID: ids[0], Generation: 2}); code != ErrNotCoordinator {
 		t.Fatalf("heartbeat after unload: %d", code)
 	}
-	if code, _ := h.c.FetchOffsets(ctx(t), "g", nil, true); code != ErrNotCoordinator {
+	if code, _ := h.c.FetchOffsets(ctx(t), "g", NoFetchMember, nil, true); code != ErrNotCoordinator {
 		t.Fatalf("fetch after unload: %d", code)
 	}
 	if err := h.c.Load(ctx(t), p); err != nil {
@@ -164,7 +164,7 @@ func TestLoadInProgress(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if code, _ := c.ListGroups(nil); code != ErrCoordinatorLoadInProgress {
+	if code, _ := c.ListGroups(nil, nil); code != ErrCoordinatorLoadInProgress {
 		t.Fatalf("list while loading: %d", code)
 	}
 	close(store.release)
@@ -212,7 +212,7 @@ func TestDeleteGroups(t *testing.T) {
 	p := h.c.PartitionFor("g")
 	h.c.Unload(p)
 	h.c.Load(ctx(t), p)
-	if _, gs := h.c.ListGroups(nil); len(gs) != 0 {
+	if _, gs := h.c.ListGroups(nil, nil); len(gs) != 0 {
 		t.Fatalf("groups after reload: %+v", gs)
 	}
 	if got := h.fetch("g", TopicPartition{"t", 0}); got[TopicPartition{"t", 0}] != -1 {
@@ -229,7 +229,7 @@ func TestListGroups(t *testing.T) {
 	id, ch := h.joinNew("completing")
 	recv(t, ch)
 	_ = id
-	code, gs := h.c.ListGroups(nil)
+	code, gs := h.c.ListGroups(nil, nil)
 	if code != 0 || len(gs) != 3 {
 		t.Fatalf("list: %d %+v", code, gs)
 	}
@@ -239,11 +239,11 @@ func TestListGroups(t *testing.T) {
 			t.Fatalf("list[%d] = %+v, want %+v", i, gs[i], want[i])
 		}
 	}
-	_, gs = h.c.ListGroups([]string{"stable", "empty"})
+	_, gs = h.c.ListGroups([]string{"stable", "empty"}, nil)
 	if len(gs) != 2 || gs[0].Group != "simple" || gs[1].Group != "stable" {
 		t.Fatalf("filtered: %+v", gs)
 	}
-	_, gs = h.c.ListGroups([]string{"Dead"})
+	_, gs = h.c.ListGroups([]string{"Dead"}, nil)
 	if len(gs) != 0 {
 		t.Fatalf("dead: %+v", gs)
 	}
@@ -307,7 +307,7 @@ func TestOffsetRetention(t *testing.T) {
 	if got := h.fetch("left", TopicPartition{"t", 0}); got[TopicPartition{"t", 0}] != -1 {
 		t.Fatalf("left: %v", got)
 	}
-	_, gs := h.c.ListGroups(nil)
+	_, gs := h.c.ListGroups(nil, nil)
 	if len(gs) != 1 || gs[0].Group != "active" {
 		t.Fatalf("groups: %+v", gs)
 	}
@@ -319,7 +319,7 @@ func TestOffsetRetention(t *testing.T) {
 	if got := h.fetch("simple", TopicPartition{"t", 0}); got[TopicPartition{"t", 0}] != -1 {
 		t.Fatalf("simple after reload: %v", got)
 	}
-	if _, gs := h.c.ListGroups(nil); len(gs) != 1 {
+	if _, gs := h.c.ListGroups(nil, nil); len(gs) != 1 {
 		t.Fatalf("groups after reload: %+v", gs)
 	}
 }

@@ -43,7 +43,7 @@ func fetchedGroup(ctx context.Context, s *Server, g offsetFetchGroup) (int16, []
 			tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
 		}
 	}
-	return c.FetchOffsetsAs(ctx, g.id, g.member, tps, g.all)
+	return c.FetchOffsets(ctx, g.id, g.member, tps, g.all)
 }
 
 func handleOffsetFetch(ctx context.Context, s *Server, r *Request) (kmsg.Response, error) {

@@ -11,7 +11,6 @@ package kafka
 
 import (
 	"context"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -33,18 +32,13 @@ func handleListGroups(_ context.Context, s *Server, r *Request) (kmsg.Response, 
 	if req.Version >= 4 {
 		states = req.StatesFilter
 	}
-	types := map[string]bool{}
+	var types []string
 	if req.Version >= 5 {
-		for _, t := range req.TypesFilter {
-			types[strings.ToLower(t)] = true
-		}
+		types = req.TypesFilter
 	}
-	code, groups := c.ListGroups(states)
+	code, groups := c.ListGroups(states, types)
 	resp.ErrorCode = code
 	for _, g := range groups {
-		if len(types) > 0 && !types[g.Type] {
-			continue
-		}
 		rg := kmsg.NewListGroupsResponseGroup()
 		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State, g.Type
 		resp.Groups = append(resp.Groups, rg)
